@@ -1,0 +1,63 @@
+"""portnn: one small, fast, correct MLP stack written once against the Python Array API standard.
+
+The same network and backprop train on NumPy, CuPy, PyTorch, JAX and array-api-strict.
+
+>>> import portnn as pn
+>>> X, y = pn.datasets.xor()
+>>> net = pn.Sequential(pn.Dense(2, 3), pn.Sigmoid(), pn.Dense(3, 1), pn.Sigmoid(), seed=0)
+>>> history = net.fit(X, y, loss="mse", optimizer=pn.optim.SGD(lr=1.0), epochs=10, progress=False)
+>>> net(X).shape
+(4, 1)
+"""
+
+from __future__ import annotations
+
+from . import callbacks, datasets, initializers, losses, optim
+from ._xp import Backend, available_backends, get_backend, to_numpy
+from .activations import ELU, GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .callbacks import Callback, EarlyStopping, History
+from .io import load
+from .layers import Dense, Dropout, Layer
+from .losses import MSE, BinaryCrossEntropy, CrossEntropy, Exponential, KLDivergence, Loss
+from .model import Sequential, value_and_grad
+from .training import DivergenceError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ELU",
+    "GELU",
+    "MSE",
+    "Backend",
+    "BinaryCrossEntropy",
+    "Callback",
+    "CrossEntropy",
+    "Dense",
+    "DivergenceError",
+    "Dropout",
+    "EarlyStopping",
+    "Exponential",
+    "History",
+    "Identity",
+    "KLDivergence",
+    "Layer",
+    "LeakyReLU",
+    "Loss",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+    "__version__",
+    "available_backends",
+    "callbacks",
+    "datasets",
+    "get_backend",
+    "initializers",
+    "load",
+    "losses",
+    "optim",
+    "to_numpy",
+    "value_and_grad",
+]

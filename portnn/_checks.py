@@ -1,0 +1,85 @@
+"""Input checks done once at the public entry points (fit, predict, value_and_grad, losses):
+clear errors that name the argument, what was expected and what was received."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._xp import Backend, _library_of, to_numpy
+
+Array = Any
+
+
+def _kind_check(name: str, x: Any) -> Any:
+    """Reject strings, objects and complex numbers; return ``x`` (as NumPy if it was a list)."""
+    if isinstance(x, (str, bytes, dict, set)) or x is None:
+        raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}")
+    if _library_of(x) is None:
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{name}: cannot be read as an array of numbers ({exc})") from exc
+    kind = getattr(x.dtype, "kind", None) if isinstance(x, np.ndarray) else None
+    if kind in ("O", "U", "S", "V", "M", "m"):
+        raise TypeError(f"{name}: expected numbers, got an array of dtype {x.dtype}")
+    if kind == "c" or "complex" in str(x.dtype):
+        raise TypeError(f"{name}: complex data is not supported (dtype {x.dtype}); pass the real part")
+    return x
+
+
+def _first_bad_row(host: np.ndarray) -> tuple[int, str]:
+    flat = host.reshape(host.shape[0], -1) if host.ndim > 1 else host.reshape(-1, 1)
+    bad_rows = ~np.isfinite(flat).all(axis=1)
+    row = int(bad_rows.argmax())
+    what = "NaN" if np.isnan(flat[row]).any() else "infinity"
+    return row, what
+
+
+def check_finite(name: str, arr: Array, backend: Backend) -> None:
+    """Raise ``ValueError`` naming the first row with NaN or infinity (one device read)."""
+    xp = backend.xp
+    if not xp.isdtype(arr.dtype, "real floating"):
+        return
+    if not bool(xp.all(xp.isfinite(arr))):
+        row, what = _first_bad_row(to_numpy(arr, copy=False))
+        raise ValueError(f"{name}: contains {what}; first offending row is {row}")
+
+
+def features(name: str, X: Any, backend: Backend, dtype: Any, n_features: int | None) -> Array:
+    """``X`` as a 2-D finite array of the model's backend and dtype, with ``n_features`` columns."""
+    X = _kind_check(name, X)
+    if len(X.shape) != 2:
+        raise ValueError(f"{name}: expected a 2-D array (samples, features), got shape {tuple(X.shape)}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name}: has zero rows (shape {tuple(X.shape)})")
+    if X.shape[1] == 0:
+        raise ValueError(f"{name}: has zero features (shape {tuple(X.shape)})")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"{name}: the model takes {n_features} features, got {X.shape[1]} (shape {tuple(X.shape)})")
+    arr = backend.asarray(X, dtype)
+    check_finite(name, arr, backend)
+    return arr
+
+
+def targets(name: str, y: Any, backend: Backend, dtype: Any, n_rows: int) -> Array:
+    """``y`` on the model's backend: integers stay integers (class labels), floats take ``dtype``."""
+    y = _kind_check(name, y)
+    if len(y.shape) == 0 or y.shape[0] != n_rows:
+        raise ValueError(f"{name}: expected {n_rows} rows to match X, got shape {tuple(y.shape)}")
+    is_integer = "int" in str(y.dtype)  # integer class labels stay integers; the loss decides
+    arr = backend.asarray(y, None if is_integer else dtype)
+    check_finite(name, arr, backend)
+    return arr
+
+
+def positive_int(name: str, value: Any, allow_none: bool = False) -> int | None:
+    """``value`` as a positive int (or None where allowed)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected a positive int, got {type(value).__name__} {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name}: expected a positive int, got {value}")
+    return int(value)

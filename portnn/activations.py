@@ -1,0 +1,176 @@
+"""Activation layers. Each keeps its gradient next to its forward, in the closure it returns."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from . import _math
+from ._xp import Backend
+from .layers import Backprop, Layer
+
+Array = Any
+
+
+class Activation(Layer):
+    """A parameter-free elementwise (or row-wise) layer."""
+
+    relu_like = False  # a Dense layer before it is initialised He-normal instead of Glorot
+
+    def bind(self, backend: Backend, dtype: Any) -> None:
+        super().bind(backend, dtype)
+        self.limit = _math.exp_limit(backend.xp, dtype)
+
+
+class Identity(Activation):
+    """``f(x) = x``."""
+
+    def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
+        return X, lambda dY, input_grad=True: dY
+
+
+class Sigmoid(Activation):
+    """``f(x) = 1 / (1 + exp(-x))``, without overflow for any finite input.
+
+    >>> import portnn as pn
+    >>> float(pn.Sequential(pn.Sigmoid(), backend="numpy", dtype="float64")([[-1.0]])[0, 0])
+    0.2689414213699951
+    """
+
+    def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
+        Y = _math.sigmoid(self.xp, X, self.limit)
+
+        def backprop(dY: Array, input_grad: bool = True) -> Array:
+            return dY * (Y * (1.0 - Y))
+
+        return Y, backprop
+
+
+class Tanh(Activation):
+    """``f(x) = tanh(x)``."""
+
+    def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
+        Y = self.xp.tanh(X)
+        return Y, lambda dY, input_grad=True: dY * (1.0 - Y * Y)
+
+
+class ReLU(Activation):
+    """``f(x) = max(x, 0)``."""
+
+    relu_like = True
+
+    def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
+        xp = self.xp
+        Y = xp.maximum(X, 0.0)
+        return Y, lambda dY, input_grad=True: xp.where(Y > 0.0, dY, 0.0)
+
+
+class LeakyReLU(Activation):
+    """``f(x) = x if x > 0 else alpha * x``."""
+
+    relu_like = True
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
+        xp, alpha = self.xp, self.alpha
+        positive = X > 0.0
+        Y = xp.where(positive, X, alpha * X)
+        return Y, lambda dY, input_grad=True: xp.where(positive, dY, alpha * dY)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+
+class ELU(Activation):
+    """``f(x) = x if x > 0 else alpha * (exp(x) - 1)``."""
+
+    relu_like = True
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
+        xp, alpha = self.xp, self.alpha
+        positive = X > 0.0
+        negative_part = alpha * xp.expm1(xp.clip(X, -self.limit, 0.0))
+        Y = xp.where(positive, X, negative_part)
+        return Y, lambda dY, input_grad=True: xp.where(positive, dY, dY * (negative_part + alpha))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+
+class Softplus(Activation):
+    """``f(x) = log(1 + exp(x))``, computed without overflow."""
+
+    def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
+        xp, limit = self.xp, self.limit
+        Y = _math.softplus(xp, X, limit)
+        return Y, lambda dY, input_grad=True: dY * _math.sigmoid(xp, X, limit)
+
+
+_GELU_K = math.sqrt(2.0 / math.pi)
+_GELU_C = 0.044715
+_GELU_SATURATION = 10.0  # tanh(u) is exactly +-1 beyond here in float64, and x**3 cannot overflow
+
+
+class GELU(Activation):
+    """Gaussian error linear unit, tanh form: ``0.5 x (1 + tanh(k (x + 0.044715 x^3)))``."""
+
+    relu_like = True
+
+    def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
+        xp = self.xp
+        Xc = xp.clip(X, -_GELU_SATURATION, _GELU_SATURATION)
+        T = xp.tanh(_GELU_K * (Xc + _GELU_C * Xc * Xc * Xc))
+        Y = 0.5 * X * (1.0 + T)
+
+        def backprop(dY: Array, input_grad: bool = True) -> Array:
+            inner = _GELU_K * (1.0 + 3.0 * _GELU_C * Xc * Xc)
+            return dY * (0.5 * (1.0 + T) + 0.5 * X * (1.0 - T * T) * inner)
+
+        return Y, backprop
+
+
+class Softmax(Activation):
+    """Softmax over the features of each row (max-shifted).
+
+    Prefer ``CrossEntropy(from_logits=True)`` on the logits for training; use this layer when the
+    network itself must output probabilities.
+    """
+
+    def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
+        xp = self.xp
+        S = _math.softmax(xp, X, self.limit)
+
+        def backprop(dY: Array, input_grad: bool = True) -> Array:
+            return S * (dY - xp.sum(dY * S, axis=-1, keepdims=True))
+
+        return S, backprop
+
+
+ACTIVATIONS: dict[str, type[Activation]] = {
+    "identity": Identity,
+    "linear": Identity,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "elu": ELU,
+    "softplus": Softplus,
+    "gelu": GELU,
+    "softmax": Softmax,
+}
+
+
+def get_activation(name: str | Activation) -> Activation:
+    """An activation layer by name (``"relu"``) or the layer itself."""
+    if isinstance(name, Activation):
+        return name
+    if not isinstance(name, str) or name.lower() not in ACTIVATIONS:
+        raise ValueError(f"activation: unknown name {name!r}; expected one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name.lower()]()

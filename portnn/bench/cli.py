@@ -1,0 +1,24 @@
+"""``portnn bench`` argument parsing (the suite itself lives in portnn.bench.suite)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_bench_parser(sub: Any) -> None:
+    """Register the ``bench`` subcommand."""
+    bench = sub.add_parser("bench", help="time one model across backends beside reference implementations")
+    bench.add_argument("--quick", action="store_true", help="small sizes: under a minute on 2 cores")
+    bench.add_argument("--backends", default=None, help="comma-separated specs (default: all available)")
+    bench.add_argument("--workloads", default=None, help="comma-separated: xor,mnist,large,sweep")
+    bench.add_argument("--out", default=None, help="write the JSON record here")
+    bench.add_argument("--plot", default=None, help="write a PNG chart here (needs matplotlib)")
+    bench.add_argument("--repeats", type=int, default=None)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Run the suite, print the markdown table, write the JSON record and chart."""
+    from .suite import main
+
+    return main(args)

@@ -1,0 +1,81 @@
+"""Callbacks run by ``fit`` at the start, after every epoch and at the end of training."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .model import Sequential
+
+
+class Callback:
+    """Base class; override the hooks you need. Set ``model.stop_training = True`` to stop."""
+
+    def on_train_begin(self, model: Sequential) -> None:
+        """Called once before the first epoch."""
+
+    def on_epoch_end(self, model: Sequential, epoch: int, logs: dict[str, float]) -> None:
+        """Called after every epoch with that epoch's ``{"loss": ..., "val_loss": ...}``."""
+
+    def on_train_end(self, model: Sequential) -> None:
+        """Called once after the last epoch."""
+
+
+class History(Callback):
+    """What ``fit`` returns: ``history.history["loss"]`` (and ``"val_loss"``), one float per epoch."""
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def on_epoch_end(self, model: Sequential, epoch: int, logs: dict[str, float]) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+    def __repr__(self) -> str:
+        last = {k: v[-1] for k, v in self.history.items()}
+        return f"History(epochs={len(self.epoch)}, last={last})"
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    ``monitor="auto"`` watches ``val_loss`` when validation data is given, else ``loss``. With
+    ``restore_best_weights`` the model ends with the weights of its best epoch.
+    """
+
+    def __init__(
+        self, monitor: str = "auto", patience: int = 5, min_delta: float = 0.0, restore_best_weights: bool = False
+    ) -> None:
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience: expected an int >= 0, got {patience!r}")
+        if not isinstance(min_delta, (int, float)) or min_delta < 0:
+            raise ValueError(f"min_delta: expected a number >= 0, got {min_delta!r}")
+        self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
+        self.restore_best_weights = restore_best_weights
+
+    def on_train_begin(self, model: Sequential) -> None:
+        self.best, self.best_epoch, self.wait = math.inf, -1, 0
+        self.stopped_epoch: int | None = None
+        self.best_state: dict[str, Any] | None = None
+
+    def on_epoch_end(self, model: Sequential, epoch: int, logs: dict[str, float]) -> None:
+        key = self.monitor if self.monitor != "auto" else ("val_loss" if "val_loss" in logs else "loss")
+        if key not in logs:
+            raise ValueError(f"EarlyStopping: monitor {key!r} is not logged; logged: {sorted(logs)}")
+        value = logs[key]
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_state = model.state_dict()
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            model.stop_training = True
+
+    def on_train_end(self, model: Sequential) -> None:
+        if self.restore_best_weights and self.best_state is not None:
+            model.load_state_dict(self.best_state)

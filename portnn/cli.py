@@ -1,0 +1,90 @@
+"""The ``portnn`` command: ``demo``, ``train``, ``bench``, ``info``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="portnn", description="Array-API neural networks on any backend.")
+    parser.add_argument("--version", action="version", version=f"portnn {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="reproduce the seed notebooks")
+    demo.add_argument("name", choices=["xor", "people", "neuron"])
+    demo.add_argument("--backend", default="numpy")
+    demo.add_argument("--epochs", type=int, default=None)
+    demo.add_argument("--no-progress", action="store_true")
+
+    train = sub.add_parser("train", help="train an MLP on a built-in dataset")
+    train.add_argument("--dataset", choices=["spirals", "xor", "people"], default="spirals")
+    train.add_argument("--hidden", default="64,64", help="hidden layer sizes, comma separated")
+    train.add_argument("--activation", default="relu")
+    train.add_argument("--optimizer", default="adam")
+    train.add_argument("--lr", type=float, default=0.01)
+    train.add_argument("--epochs", type=int, default=200)
+    train.add_argument("--batch-size", type=int, default=None)
+    train.add_argument("--backend", default="numpy")
+    train.add_argument("--dtype", default="float32")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--save", default=None, help="write the trained model to this .safetensors file")
+    train.add_argument("--no-progress", action="store_true")
+
+    from .bench.cli import add_bench_parser
+
+    add_bench_parser(sub)
+    sub.add_parser("info", help="versions and available backends")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``portnn`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "train":
+            from .train_cli import run_train
+
+            return run_train(args)
+        if args.command == "bench":
+            from .bench.cli import run_bench
+
+            return run_bench(args)
+        return _info()
+    except (ValueError, TypeError) as exc:
+        print(f"portnn: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from . import demos
+
+    progress = False if args.no_progress else "auto"
+    if args.name == "xor":
+        demos.demo_xor(args.backend, args.epochs or 80_000, progress)
+    elif args.name == "people":
+        demos.demo_people(args.backend, args.epochs or 1000, progress)
+    else:
+        demos.demo_neuron(args.backend)
+    return 0
+
+
+def _info() -> int:
+    import platform
+
+    from ._xp import available_backends, library_versions
+
+    print(f"portnn {__version__} on Python {platform.python_version()} ({platform.machine()})")
+    for name, version in library_versions().items():
+        print(f"  {name:18s} {version}")
+    print(f"available backends: {', '.join(available_backends())}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

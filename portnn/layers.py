@@ -1,0 +1,138 @@
+"""The layer contract, and the layers that hold parameters or randomness: Dense, Dropout.
+
+A layer is built in two steps: ``init_params(rng)`` draws its parameters on the host (float64 NumPy),
+and ``bind(backend, dtype)`` fixes the namespace, device and dtype it computes with; the model
+then places the parameters. ``forward(X, training)`` returns ``(Y, backprop)``; the closure
+``backprop(dY, input_grad=True)`` writes the parameter gradients into ``layer.grads`` (reusing the
+buffers where arrays are writeable) and returns ``dX`` (or ``None`` when ``input_grad`` is False).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._checks import positive_int
+from ._xp import Backend
+from .initializers import Initializer, get_initializer
+
+Array = Any
+Backprop = Callable[..., Any]
+
+
+class Layer:
+    """Base class. Subclasses set ``params``/``grads`` and implement :meth:`forward`."""
+
+    backend: Backend
+    xp: Any
+    dtype: Any
+
+    def __init__(self) -> None:
+        self.params: dict[str, Array] = {}
+        self.grads: dict[str, Array] = {}
+
+    def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Draw this layer's parameters on the host. Layers without parameters return ``{}``."""
+        return {}
+
+    def bind(self, backend: Backend, dtype: Any) -> None:
+        """Fix the backend and dtype this layer computes with (called by the model)."""
+        self.backend, self.xp, self.dtype = backend, backend.xp, dtype
+
+    def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
+        """Compute the output; return it with the closure that backpropagates through it."""
+        raise NotImplementedError
+
+    def output_size(self, n_in: int | None) -> int | None:
+        """Feature count this layer produces from ``n_in`` input features."""
+        return n_in
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments (saved with the model)."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Dense(Layer):
+    """Fully connected layer: ``Y = X @ weight + bias``, ``weight`` shaped ``(n_in, n_out)``.
+
+    ``init="auto"`` picks He-normal when a ReLU-family activation follows, Glorot-uniform otherwise.
+
+    >>> import portnn as pn
+    >>> net = pn.Sequential(pn.Dense(2, 3), backend="numpy", seed=0)
+    >>> net.state_dict()["0.weight"].shape
+    (2, 3)
+    """
+
+    def __init__(self, n_in: int, n_out: int, bias: bool = True, init: str | Initializer = "auto") -> None:
+        super().__init__()
+        self.n_in: int = positive_int("n_in", n_in)  # type: ignore[assignment]
+        self.n_out: int = positive_int("n_out", n_out)  # type: ignore[assignment]
+        self.bias = bool(bias)
+        self.init = init if init == "auto" else get_initializer(init)
+        self._init_name = init if isinstance(init, str) else getattr(init, "__name__", "custom")
+        self.auto_init = "glorot_uniform"  # the model switches it to he_normal before ReLU-like layers
+
+    def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        init = get_initializer(self.auto_init if self.init == "auto" else self.init)
+        params = {"weight": init(rng, (self.n_in, self.n_out))}
+        if self.bias:
+            params["bias"] = np.zeros(self.n_out)
+        return params
+
+    def output_size(self, n_in: int | None) -> int:
+        if n_in is not None and n_in != self.n_in:
+            raise ValueError(f"Dense: expected {self.n_in} input features, the layer before gives {n_in}")
+        return self.n_out
+
+    def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
+        W, bk = self.params["weight"], self.backend
+        Y = X @ W
+        if self.bias:
+            Y = bk.iadd(Y, self.params["bias"])  # Y is fresh from matmul: safe to update in place
+        grads = self.grads
+
+        def backprop(dY: Array, input_grad: bool = True) -> Array | None:
+            grads["weight"] = bk.matmul_into(X.T, dY, grads["weight"])
+            if self.bias:
+                grads["bias"] = bk.sum0_into(dY, grads["bias"])
+            return dY @ W.T if input_grad else None
+
+        return Y, backprop
+
+    def get_config(self) -> dict[str, Any]:
+        return {"n_in": self.n_in, "n_out": self.n_out, "bias": self.bias, "init": self._init_name}
+
+
+class Dropout(Layer):
+    """Zero each input with probability ``p`` during training (scaling the rest by ``1/(1-p)``).
+
+    The mask is drawn on the host from the model's seeded RNG, so it is the same on every backend.
+    At inference the layer passes its input through.
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: rate p must be a number in [0, 1), got {p!r}")
+        self.p = float(p)
+        self.rng = np.random.default_rng(0)  # replaced by the model's seeded generator
+
+    def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
+        if not training or self.p == 0.0:
+            return X, lambda dY, input_grad=True: dY
+        keep = self.rng.random(X.shape) >= self.p
+        scale = self.backend.asarray(np.where(keep, 1.0 / (1.0 - self.p), 0.0), self.dtype)
+
+        def backprop(dY: Array, input_grad: bool = True) -> Array:
+            return dY * scale
+
+        return X * scale, backprop
+
+    def get_config(self) -> dict[str, Any]:
+        return {"p": self.p}

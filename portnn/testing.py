@@ -1,0 +1,99 @@
+"""Helpers for testing code built on portnn (and portnn itself): backend parametrization,
+tolerances by dtype, central-difference gradients and comparisons on the host."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._xp import Backend, available_backends, get_backend, to_numpy
+
+# Every backend spec the test matrix knows; the ones not usable here are skipped with a reason.
+ALL_SPECS = (
+    "numpy",
+    "array_api_strict",
+    "array_api_strict:device1",
+    "array_api_strict:no_float64",
+    "torch:cpu",
+    "jax:cpu",
+    "cupy:0",
+    "torch:cuda",
+    "jax:gpu",
+)
+
+# (rtol, atol) for elementwise results; reductions and training get 10x.
+TOLERANCES = {"float64": (1e-10, 1e-12), "float32": (1e-5, 1e-6)}
+
+
+def backend_skip_reason(spec: str) -> str | None:
+    """Why ``spec`` cannot be tested here, or None when it can.
+
+    ``PORTNN_BACKENDS=numpy,cupy:0`` narrows the matrix (a library name matches all its specs).
+    """
+    wanted = os.environ.get("PORTNN_BACKENDS", "").strip()
+    if wanted:
+        names = {w.strip() for w in wanted.split(",") if w.strip()}
+        if spec not in names and spec.partition(":")[0] not in names:
+            return f"{spec} not selected by PORTNN_BACKENDS={wanted}"
+    try:
+        get_backend(spec)
+    except ValueError as exc:
+        return f"{spec} unavailable: {str(exc).split(';')[0]}"
+    return None
+
+
+def backend_params() -> list[Any]:
+    """``pytest.param`` objects for every spec in :data:`ALL_SPECS`, skipped with a reason if absent."""
+    import pytest
+
+    return [
+        pytest.param(spec, id=spec, marks=[pytest.mark.skip(reason=r)] if (r := backend_skip_reason(spec)) else [])
+        for spec in ALL_SPECS
+    ]
+
+
+def assert_close(actual: Any, desired: Any, dtype: str = "float64", scale: float = 1.0, err_msg: str = "") -> None:
+    """Compare any two arrays on the host with the tolerance of ``dtype`` (times ``scale``)."""
+    rtol, atol = TOLERANCES[dtype]
+    np.testing.assert_allclose(
+        to_numpy(actual), to_numpy(desired), rtol=rtol * scale, atol=atol * scale, err_msg=err_msg
+    )
+
+
+def numeric_grad(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central-difference gradient of the scalar function ``f`` at the float64 array ``x``."""
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        up = f(x)
+        x[i] = old - eps
+        down = f(x)
+        x[i] = old
+        grad[i] = (up - down) / (2 * eps)
+    return grad
+
+
+def assert_on_backend(array: Any, backend: str | Backend) -> None:
+    """Assert that ``array`` is an array of ``backend``'s library, on its device."""
+    bk = get_backend(backend)
+    if not bk.owns(array):
+        raise AssertionError(
+            f"expected an array of {bk.spec}, got {type(array).__name__} on {getattr(array, 'device', '?')}"
+        )
+
+
+__all__ = [
+    "ALL_SPECS",
+    "TOLERANCES",
+    "assert_close",
+    "assert_on_backend",
+    "available_backends",
+    "backend_params",
+    "backend_skip_reason",
+    "numeric_grad",
+]

@@ -1,0 +1,212 @@
+"""The fit loop: data placed on the device once, batches sliced there, one host read per epoch."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import _checks
+from .callbacks import Callback, History
+from .losses import Loss, get_loss
+from .optim import Optimizer, get_optimizer
+
+if TYPE_CHECKING:
+    from .model import Sequential
+
+Array = Any
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss or parameter; the model keeps its last finite weights."""
+
+
+def fit(
+    model: Sequential,
+    X: Any,
+    y: Any,
+    *,
+    loss: str | Loss = "mse",
+    optimizer: str | Optimizer = "sgd",
+    epochs: int = 1,
+    batch_size: int | None = None,
+    shuffle: bool = True,
+    validation_data: tuple[Any, Any] | None = None,
+    callbacks: Sequence[Callback] = (),
+    progress: bool | str = "auto",
+) -> History:
+    """Train ``model`` on ``(X, y)``.
+
+    ``batch_size=None`` trains on the full batch (one step per epoch); ``1`` is per-sample SGD.
+    Rows are reshuffled every epoch from the model's seeded RNG when ``shuffle`` and there is more
+    than one batch. Losses stay on the device and are read once per epoch. A non-finite loss or
+    parameter stops training with :class:`DivergenceError`, restoring the last finite weights.
+
+    >>> import portnn as pn
+    >>> X, y = pn.datasets.xor()
+    >>> net = pn.Sequential(pn.Dense(2, 4), pn.Tanh(), pn.Dense(4, 1), pn.Sigmoid(), seed=0)
+    >>> h = net.fit(X, y, loss="mse", optimizer=pn.optim.SGD(lr=0.5), epochs=5, progress=False)
+    >>> len(h.history["loss"])
+    5
+    """
+    loss, optimizer = get_loss(loss), get_optimizer(optimizer)
+    epochs = _checks.positive_int("epochs", epochs)  # type: ignore[assignment]
+    batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
+    X, y = _prepare(model, X, y, loss, "X", "y")
+    validation = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("validation_data: expected a pair (X_val, y_val)")
+        validation = _prepare(model, *validation_data, loss, "validation_data[0]", "validation_data[1]")
+    n = X.shape[0]
+    size = n if batch_size is None else min(batch_size, n)
+    optimizer.bind(model._slots(), model.backend)
+    model.optimizer, model.stop_training = optimizer, False
+    callbacks = [History(), *callbacks]
+    for cb in callbacks:
+        cb.on_train_begin(model)
+    guard = _DivergenceGuard(model)
+    bar = _progress_bar(progress, epochs)
+    batches = [(i, min(i + size, n)) for i in range(0, n, size)]
+    try:
+        with model.backend.floating_point_errors_ignored():
+            epoch = _run_epochs(
+                model, X, y, loss, optimizer, epochs, shuffle, batches, validation, callbacks, guard, bar
+            )
+    finally:
+        if bar is not None:
+            bar.close()
+    guard.check_final(epoch)
+    for cb in callbacks:
+        cb.on_train_end(model)
+    return callbacks[0]  # type: ignore[return-value]
+
+
+def _run_epochs(
+    model: Sequential,
+    X: Array,
+    y: Array,
+    loss: Loss,
+    optimizer: Optimizer,
+    epochs: int,
+    shuffle: bool,
+    batches: list[tuple[int, int]],
+    validation: tuple[Array, Array] | None,
+    callbacks: list[Callback],
+    guard: _DivergenceGuard,
+    bar: _Progress | None,
+) -> int:
+    """The epoch loop; returns the index of the last epoch run."""
+    xp, n, start_time = model.xp, X.shape[0], time.perf_counter()
+    train_step = model._train_step
+    for epoch in range(epochs):
+        Xe, ye = X, y
+        if shuffle and len(batches) > 1:
+            order = model.backend.asarray(model.shuffle_rng.permutation(n))
+            Xe, ye = xp.take(X, order, axis=0), xp.take(y, order, axis=0)
+        if len(batches) == 1:
+            step_losses = [train_step(Xe, ye, loss, optimizer)]
+            total = step_losses[0]
+        else:
+            step_losses = [train_step(Xe[a:b, ...], ye[a:b, ...], loss, optimizer) for a, b in batches]
+            total = sum(v * (b - a) for v, (a, b) in zip(step_losses, batches)) / n
+        epoch_loss = float(total)  # the one host read of the epoch
+        if not math.isfinite(epoch_loss):
+            guard.fail(epoch, _first_bad_step(step_losses))
+        guard.snapshot()
+        logs = {"loss": epoch_loss}
+        if validation is not None:
+            pred = model._forward(validation[0], False)[0]
+            logs["val_loss"] = float(loss.value_and_grad(xp, pred, validation[1])[0])
+        for cb in callbacks:
+            cb.on_epoch_end(model, epoch, logs)
+        if bar is not None:
+            bar.update(epoch, logs, n * (epoch + 1) / (time.perf_counter() - start_time))
+        if model.stop_training:
+            break
+    return epoch
+
+
+def _prepare(model: Sequential, X: Any, y: Any, loss: Loss, x_name: str, y_name: str) -> tuple[Array, Array]:
+    X = model._features(X, x_name)
+    y = _checks.targets(y_name, y, model.backend, model.dtype, X.shape[0])
+    n_out = model.n_out if model.n_out is not None else model._forward(X[:1, ...], False)[0].shape[1]
+    try:
+        y = loss.prepare_target(model.xp, y, (X.shape[0], n_out), model.dtype)
+    except ValueError as exc:
+        raise ValueError(f"{y_name}: {exc}") from exc
+    return X, y
+
+
+def _first_bad_step(step_losses: list) -> int:
+    return next((i for i, v in enumerate(step_losses) if not math.isfinite(float(v))), len(step_losses) - 1)
+
+
+class _DivergenceGuard:
+    """Keeps the parameters of the last two epoch ends (copied in place, no allocation per epoch)."""
+
+    def __init__(self, model: Sequential) -> None:
+        self.model, self.slots, bk = model, model._slots(), model.backend
+        xp = bk.xp
+        self.latest = [xp.asarray(s.params[s.name], copy=True) for s in self.slots]
+        self.previous = [xp.asarray(p, copy=True) for p in self.latest]
+
+    def snapshot(self) -> None:
+        bk = self.model.backend
+        self.previous, self.latest = self.latest, self.previous
+        self.latest = [bk.copy_into(buf, s.params[s.name]) for buf, s in zip(self.latest, self.slots)]
+
+    def _finite(self, arrays: list) -> bool:
+        xp = self.model.xp
+        return all(bool(xp.all(xp.isfinite(a))) for a in arrays)
+
+    def fail(self, epoch: int, step: int | None, what: str = "the loss") -> None:
+        bk = self.model.backend
+        restored = next((c for c in (self.latest, self.previous) if self._finite(c)), None)
+        note = "the weights of the last finite epoch were restored"
+        if restored is None:
+            note = "no finite weights were left to restore"
+        else:
+            for buf, s in zip(restored, self.slots):
+                s.params[s.name] = bk.xp.asarray(buf, copy=True)
+        where = f"epoch {epoch}" + (f", step {step}" if step is not None else "")
+        raise DivergenceError(
+            f"training diverged: {what} became non-finite at {where}; {note}. "
+            "Try a lower learning rate or scale the inputs (standardise X)."
+        )
+
+    def check_final(self, epoch: int) -> None:
+        if not self._finite([s.params[s.name] for s in self.slots]):
+            self.fail(epoch, None, what="a parameter")
+
+
+class _Progress:
+    """A tqdm bar over epochs showing the loss and samples per second (refreshed at most 10x/s)."""
+
+    def __init__(self, epochs: int) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True)
+        self.last, self.done = 0.0, 0
+
+    def update(self, epoch: int, logs: dict[str, float], samples_per_s: float) -> None:
+        now, self.done = time.perf_counter(), epoch + 1
+        if now - self.last > 0.1:
+            shown = {k: f"{v:.4g}" for k, v in logs.items()}
+            self.bar.set_postfix(shown, samples_s=f"{samples_per_s:.3g}", refresh=False)
+            self.bar.n, self.last = epoch + 1, now
+            self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.n = self.done
+        self.bar.close()
+
+
+def _progress_bar(progress: bool | str, epochs: int) -> _Progress | None:
+    if progress == "auto":
+        progress = sys.stderr.isatty()
+    elif not isinstance(progress, bool):
+        raise ValueError(f"progress: expected True, False or 'auto', got {progress!r}")
+    return _Progress(epochs) if progress else None

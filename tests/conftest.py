@@ -1,0 +1,37 @@
+import os
+
+# float64 on JAX needs this before jax is first imported (portnn imports it lazily).
+os.environ.setdefault("JAX_ENABLE_X64", "1")
+
+import numpy as np
+import pytest
+
+import portnn as pn
+from portnn import testing
+from portnn._xp import pin_full_precision
+
+pin_full_precision()
+
+
+@pytest.fixture(params=testing.backend_params())
+def spec(request):
+    """Every backend spec of the test matrix; unavailable ones are skipped with a reason."""
+    return request.param
+
+
+@pytest.fixture
+def bk(spec):
+    return pn.get_backend(spec)
+
+
+@pytest.fixture
+def bk64(bk):
+    """A backend whose device has float64 (others skip: array_api_strict's no_float64)."""
+    if not bk.float64:
+        pytest.skip(f"{bk.spec} has no float64")
+    return bk
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

@@ -1,0 +1,115 @@
+"""fit: batching, shuffling, validation, callbacks, progress and divergence."""
+
+import io
+
+import numpy as np
+import pytest
+
+import portnn as pn
+
+
+def regression(rng, n=64):
+    X = rng.normal(size=(n, 3))
+    return X, X @ np.array([[1.0], [-2.0], [0.5]]) + 0.1
+
+
+def linear_net(backend="numpy", dtype="float64", seed=0):
+    return pn.Sequential(pn.Dense(3, 1), backend=backend, dtype=dtype, seed=seed)
+
+
+def test_history_has_one_loss_per_epoch_and_decreases(bk, rng):
+    X, y = regression(rng)
+    net = linear_net(bk, "float32")
+    history = net.fit(X, y, loss="mse", optimizer=pn.optim.SGD(lr=0.05), epochs=20, batch_size=16, progress=False)
+    losses = history.history["loss"]
+    assert len(losses) == 20 and all(isinstance(v, float) for v in losses)
+    assert losses[-1] < 0.05 * losses[0]
+
+
+def test_epoch_loss_is_the_mean_over_samples(rng):
+    X, y = regression(rng, n=10)
+    net = linear_net()
+    w = net.state_dict()
+    history = net.fit(X, y, optimizer=pn.optim.SGD(lr=1e-12), epochs=1, batch_size=4, shuffle=False, progress=False)
+    pred = X @ w["0.weight"] + w["0.bias"]
+    np.testing.assert_allclose(history.history["loss"][0], np.mean((pred - y) ** 2), rtol=1e-9)
+
+
+def test_full_batch_and_per_sample(rng):
+    X, y = regression(rng, n=8)
+    for batch_size in (None, 1, 3, 100):
+        history = linear_net().fit(
+            X, y, optimizer=pn.optim.SGD(lr=0.01), epochs=2, batch_size=batch_size, progress=False
+        )
+        assert len(history.history["loss"]) == 2
+
+
+def test_shuffling_is_seeded(rng):
+    X, y = regression(rng)
+    runs = [
+        linear_net(seed=4)
+        .fit(X, y, epochs=3, batch_size=8, optimizer=pn.optim.SGD(lr=0.01), progress=False)
+        .history["loss"]
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1]
+    unshuffled = linear_net(seed=4).fit(
+        X, y, epochs=3, batch_size=8, shuffle=False, optimizer=pn.optim.SGD(lr=0.01), progress=False
+    )
+    assert unshuffled.history["loss"] != runs[0]
+
+
+def test_validation_loss(bk, rng):
+    X, y = regression(rng)
+    history = linear_net(bk, "float32").fit(
+        X[:48], y[:48], validation_data=(X[48:], y[48:]), epochs=3, optimizer=pn.optim.SGD(lr=0.05), progress=False
+    )
+    assert len(history.history["val_loss"]) == 3
+
+
+def test_classification_with_integer_labels(bk):
+    X, labels = pn.datasets.spirals(n_per_class=40)
+    net = pn.Sequential(pn.Dense(2, 32), pn.ReLU(), pn.Dense(32, 3), backend=bk, dtype="float32", seed=0)
+    history = net.fit(
+        X, labels, loss="cross_entropy", optimizer=pn.optim.Adam(lr=0.02), epochs=60, batch_size=40, progress=False
+    )
+    assert history.history["loss"][-1] < 0.6 * history.history["loss"][0]
+
+
+def test_early_stopping_stops_and_restores(rng):
+    X, y = regression(rng)
+    stopper = pn.EarlyStopping(patience=2, restore_best_weights=True)
+    net = linear_net()
+    # A learning rate this large makes the loss oscillate upward: no improvement after epoch 0.
+    history = net.fit(X, y, optimizer=pn.optim.SGD(lr=1.05), epochs=50, callbacks=[stopper], progress=False)
+    assert len(history.history["loss"]) == 4 and stopper.stopped_epoch == 3
+    best = history.history["loss"][stopper.best_epoch]
+    w = net.state_dict()
+    assert stopper.best_epoch == 0 and best == min(history.history["loss"])
+    assert np.isfinite(w["0.weight"]).all()
+
+
+def test_progress_bar_writes_to_stderr(rng, monkeypatch):
+    X, y = regression(rng, n=8)
+    buffer = io.StringIO()
+    monkeypatch.setattr("sys.stderr", buffer)
+    linear_net().fit(X, y, epochs=3, optimizer=pn.optim.SGD(lr=0.01), progress=True)
+    assert "3/3" in buffer.getvalue() and "loss" in buffer.getvalue()
+
+
+def test_progress_auto_is_off_when_not_a_terminal(rng, monkeypatch):
+    X, y = regression(rng, n=8)
+    buffer = io.StringIO()
+    monkeypatch.setattr("sys.stderr", buffer)
+    linear_net().fit(X, y, epochs=3, optimizer=pn.optim.SGD(lr=0.01))
+    assert buffer.getvalue() == ""
+
+
+def test_divergence_stops_with_an_error_and_keeps_finite_weights(bk, rng):
+    X, y = regression(rng)
+    net = linear_net(bk, "float32")
+    with pytest.raises(pn.DivergenceError, match=r"non-finite at epoch \d+, step \d+.*lower learning rate"):
+        net.fit(X * 1e3, y, optimizer=pn.optim.SGD(lr=10.0), epochs=200, batch_size=16, progress=False)
+    for value in net.state_dict().values():
+        assert np.isfinite(pn.to_numpy(value)).all()
+    assert np.isfinite(pn.to_numpy(net(X))).all()

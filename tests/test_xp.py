@@ -1,0 +1,89 @@
+"""The backend module: specs, availability, moving arrays, capabilities."""
+
+import numpy as np
+import pytest
+
+import portnn as pn
+from portnn.testing import assert_on_backend
+
+
+def test_available_backends_lists_the_cpu_ones():
+    found = pn.available_backends()
+    assert found[0] == "numpy"
+    assert "array_api_strict" in found
+
+
+def test_unknown_spec_is_named_with_the_available_ones():
+    with pytest.raises(ValueError, match=r"unknown spec 'tensorflow'.*available here: \['numpy'"):
+        pn.get_backend("tensorflow")
+
+
+def test_unavailable_device_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"'array_api_strict:device9' cannot be used here.*available"):
+        pn.get_backend("array_api_strict:device9")
+
+
+def test_spec_must_be_a_string():
+    with pytest.raises(TypeError, match="backend: expected a spec string"):
+        pn.get_backend(3)
+
+
+@pytest.mark.parametrize("spec", ["cupy", "cupy:0"])
+def test_cupy_counts_only_where_a_device_answers(spec):
+    if "cupy:0" in pn.available_backends():
+        assert pn.get_backend(spec).spec == "cupy:0"
+    else:
+        with pytest.raises(ValueError, match="cannot be used here"):
+            pn.get_backend(spec)
+
+
+def test_round_trip_through_every_backend(bk):
+    host = np.arange(6, dtype=np.float32).reshape(2, 3)
+    moved = bk.asarray(host)
+    assert_on_backend(moved, bk)
+    back = pn.to_numpy(moved)
+    assert isinstance(back, np.ndarray)
+    np.testing.assert_array_equal(back, host)
+
+
+def test_moving_between_backends(bk):
+    for other in pn.available_backends():
+        source = pn.get_backend(other).asarray(np.ones((2, 2), dtype=np.float32))
+        moved = bk.asarray(source)
+        assert_on_backend(moved, bk)
+        np.testing.assert_array_equal(pn.to_numpy(moved), np.ones((2, 2)))
+
+
+def test_to_numpy_is_a_copy():
+    a = np.zeros(3)
+    pn.to_numpy(a)[0] = 1.0
+    assert a[0] == 0.0
+
+
+def test_capabilities(bk):
+    assert bk.writeable == (bk.library != "jax")
+    if bk.spec == "array_api_strict:no_float64":
+        assert not bk.float64
+        with pytest.raises(ValueError, match="does not support float64"):
+            bk.dtype("float64")
+    assert bk.dtype("float32") == bk.xp.float32
+
+
+def test_unknown_dtype():
+    with pytest.raises(ValueError, match=r"dtype: expected one of \('float32', 'float64'\), got 'float16'"):
+        pn.Sequential(pn.Dense(2, 1), dtype="float16")
+
+
+def test_backend_of_and_namespace_of(bk):
+    from portnn._xp import backend_of, namespace_of
+
+    arr = bk.asarray(np.zeros(2, dtype=np.float32))
+    assert backend_of(arr) == bk
+    assert namespace_of(arr) is not None
+
+
+def test_pytest_params_skip_with_reasons(monkeypatch):
+    monkeypatch.setenv("PORTNN_BACKENDS", "numpy")
+    reason = pn.testing.backend_skip_reason("array_api_strict")
+    assert reason and "PORTNN_BACKENDS" in reason
+    assert pn.testing.backend_skip_reason("numpy") is None
