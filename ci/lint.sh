@@ -6,7 +6,7 @@ if [ -z "${VIRTUAL_ENV:-}" ] && [ -d .venv ]; then
     # shellcheck disable=SC1091
     . .venv/bin/activate
 fi
-python -m pip install -q "ruff>=0.6" "mypy>=1.10"
+python -m pip install -q "ruff==0.17.6" "mypy==2.4.1"  # pinned: formatting must not change under us
 ruff check .
 ruff format --check .
 mypy portnn

@@ -113,3 +113,38 @@ def test_divergence_stops_with_an_error_and_keeps_finite_weights(bk, rng):
     for value in net.state_dict().values():
         assert np.isfinite(pn.to_numpy(value)).all()
     assert np.isfinite(pn.to_numpy(net(X))).all()
+
+
+class CorruptAt(pn.Callback):
+    """Sets a weight to infinity at the end of one epoch: a parameter turned non-finite."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, model, epoch, logs):
+        if epoch == self.epoch:
+            p = model.layers[0].params["weight"]
+            model.layers[0].params["weight"] = model.xp.where(model.xp.abs(p) >= 0, float("inf"), p)
+
+
+def test_a_non_finite_parameter_restores_the_last_finite_weights(bk, rng):
+    X, y = regression(rng)
+    net = linear_net(bk, "float32")
+    with pytest.raises(pn.DivergenceError, match="became non-finite at epoch 3"):
+        net.fit(X, y, optimizer=pn.optim.SGD(lr=0.01), epochs=10, callbacks=[CorruptAt(2)], progress=False)
+    assert np.isfinite(pn.to_numpy(net.state_dict()["0.weight"])).all()
+
+
+def test_a_non_finite_parameter_after_the_last_epoch_is_caught(rng):
+    X, y = regression(rng)
+    net = linear_net()
+    with pytest.raises(pn.DivergenceError, match="a parameter became non-finite"):
+        net.fit(X, y, optimizer=pn.optim.SGD(lr=0.01), epochs=3, callbacks=[CorruptAt(2)], progress=False)
+    assert np.isfinite(net.state_dict()["0.weight"]).all()
+
+
+def test_divergence_under_numpy_errstate_raise_is_still_our_error(rng):
+    X, y = regression(rng)
+    net = linear_net()
+    with np.errstate(all="raise"), pytest.raises(pn.DivergenceError):
+        net.fit(X * 1e3, y, optimizer=pn.optim.SGD(lr=10.0), epochs=200, progress=False)
