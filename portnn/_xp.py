@@ -123,6 +123,24 @@ class Backend:
         elif self.library == "jax" and arrays:
             self._native.block_until_ready(arrays)
 
+    def reset_peak_memory(self) -> None:
+        """Start a new peak-memory measurement on the device (GPU backends only)."""
+        if self.library == "torch" and self.device.type == "cuda":
+            self._native.cuda.reset_peak_memory_stats(self.device)
+        elif self.library == "cupy":
+            self._native.get_default_memory_pool().free_all_blocks()
+
+    def peak_memory_bytes(self) -> int | None:
+        """Peak device memory since :meth:`reset_peak_memory` (None on CPU backends).
+
+        For CuPy this is the memory pool's total (what the pool holds), an upper bound.
+        """
+        if self.library == "torch" and self.device.type == "cuda":
+            return int(self._native.cuda.max_memory_allocated(self.device))
+        if self.library == "cupy":
+            return int(self._native.get_default_memory_pool().total_bytes())
+        return None
+
     def floating_point_errors_ignored(self) -> Any:
         """A context in which NumPy does not warn or raise on overflow/invalid results.
 

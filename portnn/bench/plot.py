@@ -1,0 +1,49 @@
+"""A PNG chart of a benchmark record (matplotlib, an optional extra: ``portnn[plot]``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def plot(record: dict[str, Any], path: str) -> None:
+    """Time per epoch by implementation/backend for each workload, and the batch-size sweep."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ValueError("--plot needs matplotlib: pip install 'portnn[plot]'") from exc
+    workloads = list(record["settings"]["workloads"])
+    panels = len(workloads) + (1 if record["sweep"] else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4.5), squeeze=False)
+    for ax, workload in zip(axes[0], workloads):
+        rows = [r for r in record["results"] if r["workload"] == workload]
+        labels = [f"{r['implementation']}\n{r['backend']}" for r in rows]
+        medians = [r["per_epoch_s"]["median"] for r in rows]
+        errors = [
+            [m - r["per_epoch_s"]["min"] for m, r in zip(medians, rows)],
+            [r["per_epoch_s"]["max"] - m for m, r in zip(medians, rows)],
+        ]
+        colors = ["tab:blue" if r["implementation"] == "portnn" else "tab:gray" for r in rows]
+        ax.barh(labels, medians, xerr=errors, color=colors)
+        ax.set_xscale("log")
+        ax.set_xlabel("seconds per epoch (log)")
+        ax.set_title(workload)
+        ax.tick_params(axis="y", labelsize=7)
+    if record["sweep"]:
+        ax = axes[0][-1]
+        for spec in dict.fromkeys(e["backend"] for e in record["sweep"]):
+            pts = sorted((e["batch_size"], e["samples_per_s"]) for e in record["sweep"] if e["backend"] == spec)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=spec)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("batch size")
+        ax.set_ylabel("samples / s")
+        ax.set_title("crossover: mnist network")
+        ax.legend(fontsize=7)
+    machine = record["machine"]
+    fig.suptitle(f"portnn bench — {machine['cpu']}, {machine['cores']} cores", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

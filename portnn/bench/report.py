@@ -1,0 +1,108 @@
+"""Ratios, the CPU/GPU crossover and the markdown table of a benchmark record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# portnn on a backend is compared with these references (on the same workload).
+_REFERENCES = ("seed-loop", "numpy-hand", "gemm-floor", "torch-eager", "sklearn")
+
+
+def _reference_for(entry: dict[str, Any], ref: str, results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    same = [r for r in results if r["workload"] == entry["workload"] and r["implementation"] == ref]
+    if ref == "gemm-floor":
+        same = [r for r in same if r["backend"] == entry["backend"]]
+    elif ref == "torch-eager":
+        on_gpu = _is_gpu(entry["backend"])
+        same = [r for r in same if _is_gpu(r["backend"]) == on_gpu]
+    return same[0] if same else None
+
+
+def _is_gpu(spec: str) -> bool:
+    return spec.startswith("cupy") or spec.endswith(("cuda", "gpu")) or ":cuda" in spec or ":gpu" in spec
+
+
+def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """portnn's time per epoch divided by each reference's (below 1: portnn is faster)."""
+    out = []
+    for entry in results:
+        if entry["implementation"] != "portnn":
+            continue
+        for ref in _REFERENCES:
+            other = _reference_for(entry, ref, results)
+            if other is not None:
+                out.append(
+                    {
+                        "workload": entry["workload"],
+                        "backend": entry["backend"],
+                        "versus": f"{ref} ({other['backend']})",
+                        "ratio": round(entry["per_epoch_s"]["median"] / other["per_epoch_s"]["median"], 3),
+                    }
+                )
+    return out
+
+
+def crossover(sweep: list[dict[str, Any]]) -> dict[str, Any]:
+    """For each GPU backend, the smallest swept batch size at which it trains faster than NumPy."""
+    numpy = {e["batch_size"]: e["samples_per_s"] for e in sweep if e["backend"] == "numpy"}
+    found: dict[str, Any] = {}
+    for spec in sorted({e["backend"] for e in sweep if _is_gpu(e["backend"])}):
+        faster = sorted(
+            e["batch_size"]
+            for e in sweep
+            if e["backend"] == spec and e["samples_per_s"] > numpy.get(e["batch_size"], float("inf"))
+        )
+        found[spec] = faster[0] if faster else None
+    return found or {"note": "no GPU backend in this run"}
+
+
+def _seconds(s: float) -> str:
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} µs"
+    if s < 1:
+        return f"{s * 1e3:.1f} ms"
+    return f"{s:.2f} s"
+
+
+def markdown(record: dict[str, Any]) -> str:
+    """The record as markdown: one table per workload, then the sweep and the crossover."""
+    m = record["machine"]
+    gpus = ", ".join(f"{g['name']} (driver {g['driver']})" for g in m["gpus"]) or "none"
+    lines = [
+        f"Machine: {m['cpu']}, {m['cores']} cores, GPU: {gpus}. {'Quick' if record['quick'] else 'Full'} run, {record['seconds']} s.",
+        "",
+    ]
+    ratio_of = {(r["workload"], r["backend"], r["versus"].split(" ")[0]): r["ratio"] for r in record["ratios"]}
+    for workload, description in record["settings"]["workloads"].items():
+        lines += [f"**{workload}** ({description})", ""]
+        lines += [
+            "| implementation | backend | time/epoch (median, min–max) | time/step | samples/s | final loss | vs hand/seed NumPy | vs GEMM floor | vs torch eager | vs sklearn |"
+        ]
+        lines += ["|---|---|---|---|---|---|---|---|---|---|"]
+        for e in (r for r in record["results"] if r["workload"] == workload):
+            t = e["per_epoch_s"]
+            cells = [
+                e["implementation"],
+                e["backend"],
+                f"{_seconds(t['median'])} ({_seconds(t['min'])}–{_seconds(t['max'])})",
+                _seconds(e["per_step_s"]),
+                f"{e['samples_per_s']:.3g}",
+                "—" if e["final_loss"] is None else f"{e['final_loss']:.5g}",
+            ]
+            for ref in (("seed-loop", "numpy-hand"), ("gemm-floor",), ("torch-eager",), ("sklearn",)):
+                value = next(
+                    (ratio_of[(workload, e["backend"], r)] for r in ref if (workload, e["backend"], r) in ratio_of),
+                    None,
+                )
+                cells.append(f"{value:.2f}×" if value is not None and e["implementation"] == "portnn" else "")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    if record["sweep"]:
+        batches = sorted({e["batch_size"] for e in record["sweep"]})
+        lines += ["**sweep** (mnist network, samples/s by batch size)", ""]
+        lines += ["| backend | " + " | ".join(str(b) for b in batches) + " |", "|---|" + "---|" * len(batches)]
+        for spec in dict.fromkeys(e["backend"] for e in record["sweep"]):
+            by_batch = {e["batch_size"]: e["samples_per_s"] for e in record["sweep"] if e["backend"] == spec}
+            lines.append(f"| {spec} | " + " | ".join(f"{by_batch.get(b, 0):.3g}" for b in batches) + " |")
+        lines += ["", f"GPU overtakes NumPy at batch size: {record['crossover']}", ""]
+    return "\n".join(lines)

@@ -1,0 +1,228 @@
+"""``portnn bench``: every workload on every backend beside the references, in one run."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import time
+from dataclasses import replace
+from typing import Any
+
+from .. import __version__
+from .._xp import available_backends, get_backend, pin_full_precision
+from . import references
+from .machine import describe_machine
+from .report import crossover, markdown, ratios
+from .timing import measure, peak_host_bytes
+from .workloads import FULL, QUICK, SWEEP_BATCHES, Workload, build_layers, initial_weights, make_data, sweep_workload
+
+WORKLOADS = ("xor", "mnist", "large", "sweep")
+
+
+def portnn_runner(w: Workload, spec: str, X: Any, y: Any) -> tuple[Any, Any, Any]:
+    """``(run, sync, backend)`` training a portnn model on ``spec``; data placed on the device first."""
+    from ..model import Sequential
+    from ..optim import SGD
+
+    bk = get_backend(spec)
+    dtype = bk.dtype(w.dtype)
+    net = Sequential(*build_layers(w), backend=bk, dtype=w.dtype, seed=0)
+    dense = [i for i, layer in enumerate(net.layers) if "weight" in layer.params]
+    start = {}
+    for i, (W, b) in zip(dense, initial_weights(w)):
+        start[f"{i}.weight"] = W
+        if b is not None:
+            start[f"{i}.bias"] = b
+    Xd = bk.asarray(X, dtype)
+    yd = bk.asarray(y) if w.loss == "cross_entropy" else bk.asarray(y, dtype)
+
+    def run() -> float:
+        net.load_state_dict(start)
+        history = net.fit(
+            Xd,
+            yd,
+            loss=w.loss,
+            optimizer=SGD(lr=w.lr),
+            epochs=w.epochs,
+            batch_size=w.batch_size,
+            shuffle=w.shuffle,
+            progress=False,
+        )
+        return history.history["loss"][-1]  # fit reads the loss from the device: already synchronised
+
+    return run, lambda result: None, bk
+
+
+def _entry(
+    w: Workload,
+    implementation: str,
+    backend: str,
+    timing: dict[str, Any],
+    loss: float | None,
+    host: int | None,
+    device: int | None,
+) -> dict[str, Any]:
+    per_epoch = timing["median"] / w.epochs
+    return {
+        "workload": w.name,
+        "implementation": implementation,
+        "backend": backend,
+        "dtype": w.dtype,
+        "epochs_timed": w.epochs,
+        "per_epoch_s": {k: (v / w.epochs if k != "samples" else [s / w.epochs for s in v]) for k, v in timing.items()},
+        "per_step_s": per_epoch / w.steps_per_epoch,
+        "samples_per_s": w.samples / per_epoch,
+        "final_loss": loss,
+        "peak_host_mb": None if host is None else round(host / 2**20, 2),
+        "peak_device_mb": None if device is None else round(device / 2**20, 2),
+    }
+
+
+def _time(
+    w: Workload, implementation: str, backend: str, runner: tuple, bk: Any = None, log: Any = None
+) -> dict[str, Any]:
+    run, sync = runner
+    if bk is not None:
+        bk.reset_peak_memory()
+    timing = measure(run, sync, repeats=w.repeats)
+    device = bk.peak_memory_bytes() if bk is not None else None
+    result = run()
+    sync(result)
+    loss = None if implementation == "gemm-floor" else float(result)
+    host = peak_host_bytes(run, sync) if w.name != "xor" else None
+    entry = _entry(w, implementation, backend, timing, loss, host, device)
+    if log:
+        log(
+            f"  {w.name:8s} {implementation:12s} {backend:26s} {entry['per_epoch_s']['median']:.4g} s/epoch  loss {loss}"
+        )
+    return entry
+
+
+def run_workload(w: Workload, specs: list[str], log: Any) -> list[dict[str, Any]]:
+    """portnn on every backend, then every reference that applies."""
+    X, y = make_data(w)
+    entries = []
+    for spec in specs:
+        if w.dtype == "float64" and not get_backend(spec).float64:
+            log(f"  {w.name:8s} skipped on {spec}: no float64 there")
+            continue
+        run, sync, bk = portnn_runner(w, spec, X, y)
+        entries.append(_time(w, "portnn", spec, (run, sync), bk, log))
+        if w.name != "xor":
+            entries.append(_time(w, "gemm-floor", spec, references.make_gemm_floor(w, bk), bk, log))
+    if w.name == "xor":
+        entries.append(_time(w, "seed-loop", "numpy", references.make_seed_xor(w, X, y), None, log))
+    else:
+        entries.append(_time(w, "numpy-hand", "numpy", references.make_numpy_hand(w, X, y), None, log))
+    torch_devices = [s.partition(":")[2] for s in specs if s.startswith("torch:")]
+    for device in torch_devices:
+        entries.append(
+            _time(
+                w,
+                "torch-eager",
+                f"torch:{device}",
+                references.make_torch_eager(w, X, y, device),
+                get_backend(f"torch:{device}"),
+                log,
+            )
+        )
+    if w.name == "mnist" and _has("sklearn"):
+        entries.append(_time(w, "sklearn", "numpy", references.make_sklearn(w, X, y), None, log))
+    return entries
+
+
+def run_sweep(quick: bool, specs: list[str], log: Any) -> list[dict[str, Any]]:
+    """portnn's samples per second on the mnist network at several batch sizes, per backend."""
+    entries = []
+    for batch in SWEEP_BATCHES["quick" if quick else "full"]:
+        w = sweep_workload(batch, quick)
+        X, y = make_data(w)
+        for spec in specs:
+            run, sync, _ = portnn_runner(w, spec, X, y)
+            timing = measure(run, sync, repeats=w.repeats)
+            entry = _entry(w, "portnn", spec, timing, float(run()), None, None)
+            entry["batch_size"] = batch
+            entries.append(entry)
+            log(f"  sweep    batch {batch:5d} {spec:26s} {entry['samples_per_s']:.4g} samples/s")
+    return entries
+
+
+def _has(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def run_suite(
+    quick: bool, specs: list[str], workloads: list[str], log: Any = print, repeats: int | None = None
+) -> dict[str, Any]:
+    """Run the benchmark and return its record (machine, settings, every figure, ratios)."""
+    pin_full_precision()
+    started = time.perf_counter()
+    table = QUICK if quick else FULL
+    if repeats is not None:
+        table = {name: replace(w, repeats=repeats) for name, w in table.items()}
+    results: list[dict[str, Any]] = []
+    for name in workloads:
+        if name != "sweep":
+            results += run_workload(table[name], specs, log)
+    sweep = run_sweep(quick, specs, log) if "sweep" in workloads else []
+    return {
+        "schema": 1,
+        "portnn": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "quick": quick,
+        "machine": describe_machine(),
+        "settings": {
+            "backends": specs,
+            "workloads": {name: table[name].describe() for name in workloads if name != "sweep"},
+            "tf32": "off: pinned to full float32 precision for torch and jax; CuPy does not use TF32 by default",
+            "timing": "median of repeats after one warm-up run; data on the device before the clock starts; "
+            "device synchronised inside the timed region",
+        },
+        "results": results,
+        "ratios": ratios(results),
+        "sweep": sweep,
+        "crossover": crossover(sweep),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _parse_list(text: str | None, allowed: tuple[str, ...] | list[str], what: str) -> list[str]:
+    if text is None:
+        return list(allowed)
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    return items if what == "backend" else [i for i in items if _check_workload(i)]
+
+
+def _check_workload(name: str) -> bool:
+    if name not in WORKLOADS:
+        raise ValueError(f"--workloads: unknown workload {name!r}; expected some of {list(WORKLOADS)}")
+    return True
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run from the parsed ``portnn bench`` arguments."""
+    specs = _parse_list(args.backends, available_backends(), "backend")
+    for spec in specs:
+        get_backend(spec)  # an unusable spec fails here, with the list of available ones
+    workloads = _parse_list(args.workloads, WORKLOADS, "workload")
+    if args.repeats is not None and args.repeats <= 0:
+        raise ValueError(f"--repeats: expected a positive int, got {args.repeats}")
+    print(f"portnn bench ({'quick' if args.quick else 'full'}): backends {', '.join(specs)}", file=sys.stderr)
+    record = run_suite(
+        args.quick, specs, workloads, log=lambda line: print(line, file=sys.stderr), repeats=args.repeats
+    )
+    print(markdown(record))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(record, f, indent=1)
+    if args.plot:
+        from .plot import plot
+
+        plot(record, args.plot)
+    return 0

@@ -1,0 +1,92 @@
+"""The benchmark suite: tiny runs that check the record's structure, never its timings."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+import portnn as pn
+from portnn.bench import references, report, suite
+from portnn.bench.workloads import FULL, make_data
+from portnn.cli import main
+
+TINY = {
+    "mnist": replace(FULL["mnist"], sizes=(20, 16, 16, 4), samples=96, batch_size=32, repeats=1),
+    "large": replace(FULL["large"], sizes=(16, 32, 32, 16), samples=64, batch_size=32, repeats=1),
+    "xor": replace(FULL["xor"], epochs=50, repeats=1),
+}
+ENTRY_KEYS = {
+    "workload",
+    "implementation",
+    "backend",
+    "dtype",
+    "per_epoch_s",
+    "per_step_s",
+    "samples_per_s",
+    "final_loss",
+    "peak_host_mb",
+    "peak_device_mb",
+}
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_workload_entries_have_the_record_structure(name):
+    specs = [s for s in pn.available_backends() if s in ("numpy", "array_api_strict", "torch:cpu")]
+    entries = suite.run_workload(TINY[name], specs, log=lambda line: None)
+    for entry in entries:
+        assert ENTRY_KEYS <= set(entry)
+        assert set(entry["per_epoch_s"]) == {"median", "min", "max", "samples"}
+        assert entry["per_epoch_s"]["min"] <= entry["per_epoch_s"]["median"] <= entry["per_epoch_s"]["max"]
+    implementations = {e["implementation"] for e in entries}
+    assert "portnn" in implementations
+    assert ("seed-loop" if name == "xor" else "numpy-hand") in implementations
+    if name != "xor":
+        assert "gemm-floor" in implementations
+    losses = [e["final_loss"] for e in entries if e["implementation"] == "portnn"]
+    assert max(losses) - min(losses) < 1e-3 * max(1.0, abs(losses[0]))  # the backends agree
+    ratios = report.ratios(entries)
+    assert {r["backend"] for r in ratios} == set(specs)
+    assert all(r["ratio"] > 0 for r in ratios)
+
+
+def test_references_start_from_portnn_weights_and_agree():
+    w = TINY["mnist"]
+    X, y = make_data(w)
+    hand_run, _ = references.make_numpy_hand(w, X, y)
+    portnn_run, _, _ = suite.portnn_runner(w, "numpy", X, y)
+    assert abs(hand_run() - portnn_run()) < 0.05  # different shuffles, the same problem and start
+
+
+def test_crossover_finds_where_a_gpu_wins():
+    sweep = [
+        {"backend": "numpy", "batch_size": 16, "samples_per_s": 100.0},
+        {"backend": "numpy", "batch_size": 256, "samples_per_s": 200.0},
+        {"backend": "cupy:0", "batch_size": 16, "samples_per_s": 50.0},
+        {"backend": "cupy:0", "batch_size": 256, "samples_per_s": 900.0},
+    ]
+    assert report.crossover(sweep) == {"cupy:0": 256}
+    assert "note" in report.crossover([e for e in sweep if e["backend"] == "numpy"])
+
+
+def test_bench_command_writes_json_table_and_chart(tmp_path, capsys):
+    out, chart = tmp_path / "r.json", tmp_path / "r.png"
+    args = ["bench", "--quick", "--backends", "numpy", "--workloads", "xor", "--repeats", "1", "--out", str(out)]
+    has_plot = True
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        has_plot = False
+    assert main(args + (["--plot", str(chart)] if has_plot else [])) == 0
+    record = json.loads(out.read_text())
+    assert {"machine", "settings", "results", "ratios", "sweep", "crossover"} <= set(record)
+    assert record["machine"]["cores"] >= 1 and "numpy" in record["machine"]["versions"]
+    assert "| portnn | numpy |" in capsys.readouterr().out
+    if has_plot:
+        assert chart.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_rejects_unknown_workloads_and_backends(capsys):
+    assert main(["bench", "--workloads", "resnet"]) == 2
+    assert "unknown workload 'resnet'" in capsys.readouterr().err
+    assert main(["bench", "--backends", "nope"]) == 2
+    assert "unknown spec 'nope'" in capsys.readouterr().err
