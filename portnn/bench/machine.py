@@ -45,6 +45,7 @@ def describe_machine() -> dict[str, Any]:
         memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError, AttributeError):
         memory_gb = None
+    usable_cores: int | None
     try:
         usable_cores = len(os.sched_getaffinity(0))
     except AttributeError:

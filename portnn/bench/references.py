@@ -48,7 +48,7 @@ def make_numpy_hand(w: Workload, X: Any, y: Any) -> Runner:
     """A hand-written NumPy MLP loop: what a careful NumPy programmer writes, no library."""
     X = X.astype(w.dtype)
     Y = np.eye(w.sizes[-1], dtype=w.dtype)[y] if w.loss == "cross_entropy" else y.astype(w.dtype)
-    init = [(W.astype(w.dtype), b.astype(w.dtype)) for W, b in initial_weights(w)]
+    init = [(W.astype(w.dtype), b.astype(w.dtype)) for W, b in initial_weights(w) if b is not None]
     rng = np.random.default_rng(0)
     n, B, lr = X.shape[0], w.batch_size or X.shape[0], w.lr
 
