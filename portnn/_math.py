@@ -31,23 +31,28 @@ def exp_limit(xp: Any, dtype: Any) -> float:
     return _exp_limit(float(info.max), float(info.smallest_normal))
 
 
+def clip(xp: Any, x: Array, low: float, high: float) -> Array:
+    """``min(max(x, low), high)``: two ufunc calls cost half of NumPy's ``clip`` on small arrays."""
+    return xp.minimum(xp.maximum(x, low), high)
+
+
 def sigmoid(xp: Any, x: Array, limit: float) -> Array:
     """``1 / (1 + exp(-x))`` with ``x`` clipped to ``[-limit, limit]``: exact where it matters."""
-    return 1.0 / (1.0 + xp.exp(-xp.clip(x, -limit, limit)))
+    return 1.0 / (1.0 + xp.exp(-clip(xp, x, -limit, limit)))
 
 
 def softplus(xp: Any, x: Array, limit: float) -> Array:
     """``log(1 + exp(x))`` as ``max(x, 0) + log1p(exp(-|x|))``, never overflowing."""
-    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.clip(xp.abs(x), 0.0, limit)))
+    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.minimum(xp.abs(x), limit)))
 
 
 def log_softmax(xp: Any, z: Array, limit: float) -> Array:
     """``log(softmax(z))`` along the last axis, via the max shift."""
     shifted = z - xp.max(z, axis=-1, keepdims=True)
-    return shifted - xp.log(xp.sum(xp.exp(xp.clip(shifted, -limit, 0.0)), axis=-1, keepdims=True))
+    return shifted - xp.log(xp.sum(xp.exp(xp.maximum(shifted, -limit)), axis=-1, keepdims=True))
 
 
 def softmax(xp: Any, z: Array, limit: float) -> Array:
     """``softmax(z)`` along the last axis, via the max shift."""
-    e = xp.exp(xp.clip(z - xp.max(z, axis=-1, keepdims=True), -limit, 0.0))
+    e = xp.exp(xp.maximum(z - xp.max(z, axis=-1, keepdims=True), -limit))
     return e / xp.sum(e, axis=-1, keepdims=True)

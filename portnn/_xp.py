@@ -203,13 +203,30 @@ class Backend:
             return self._native.sum(a, dim=0, out=out)
         return self.xp.sum(a, axis=0)
 
+    def maximum(self, x: Array, value: float, in_place: bool = False) -> Array:
+        """``maximum(x, value)``; written into ``x`` when ``in_place`` (the caller owns ``x``) and the
+        library can (NumPy, CuPy, torch): no new activation-sized array per layer and step."""
+        if in_place and self.writeable and self._has_out:
+            if self.library == "torch":
+                return x.clamp_min_(value)
+            return self._native.maximum(x, value, out=x)
+        return self.xp.maximum(x, value)
+
+    def zero_where_not(self, mask: Array, x: Array) -> Array:
+        """``where(mask, x, 0)``. NumPy, CuPy and torch multiply by the boolean mask instead
+        (a quarter of ``where``'s time in NumPy), into ``x`` when writeable: callers hand over
+        the gradient they pass in."""
+        if self._has_out:
+            return self._native.multiply(x, mask, out=x) if self.writeable else x * mask
+        return self.xp.where(mask, x, 0.0)
+
     def variant(self, *, writeable: bool | None = None, fast_paths: bool = True) -> Backend:
         """A twin of this backend that rebinds instead of updating in place (``writeable=False``)
         and/or uses only the generic paths; the tests compare both against the original."""
         other = Backend(self.spec, self.library, self.xp, self.device, self._native)
         other.writeable = self.writeable if writeable is None else writeable
         if not fast_paths:
-            other._has_out = False
+            other._has_out = False  # also turns off zero_where_not's multiply
             other.sum0_into = lambda a, out: other.xp.sum(a, axis=0)  # type: ignore[method-assign]
         return other
 

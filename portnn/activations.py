@@ -60,9 +60,9 @@ class ReLU(Activation):
     relu_like = True
 
     def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
-        xp = self.xp
-        Y = xp.maximum(X, 0.0)
-        return Y, lambda dY, input_grad=True: xp.where(Y > 0.0, dY, 0.0)
+        Y = self.backend.maximum(X, 0.0, in_place=self.owns_input)
+        zero_where_not = self.backend.zero_where_not
+        return Y, lambda dY, input_grad=True: zero_where_not(Y > 0.0, dY)
 
 
 class LeakyReLU(Activation):
@@ -96,7 +96,7 @@ class ELU(Activation):
     def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
         xp, alpha = self.xp, self.alpha
         positive = X > 0.0
-        negative_part = alpha * xp.expm1(xp.clip(X, -self.limit, 0.0))
+        negative_part = alpha * xp.expm1(_math.clip(xp, X, -self.limit, 0.0))
         Y = xp.where(positive, X, negative_part)
         return Y, lambda dY, input_grad=True: xp.where(positive, dY, dY * (negative_part + alpha))
 
@@ -125,7 +125,7 @@ class GELU(Activation):
 
     def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
         xp = self.xp
-        Xc = xp.clip(X, -_GELU_SATURATION, _GELU_SATURATION)
+        Xc = _math.clip(xp, X, -_GELU_SATURATION, _GELU_SATURATION)
         T = xp.tanh(_GELU_K * (Xc + _GELU_C * Xc * Xc * Xc))
         Y = 0.5 * X * (1.0 + T)
 

@@ -28,6 +28,9 @@ class Layer:
     backend: Backend
     xp: Any
     dtype: Any
+    # Set by the model when this layer's input is a fresh array nobody else holds (the output of
+    # the Dense layer before it): the layer may then overwrite it instead of allocating.
+    owns_input = False
 
     def __init__(self) -> None:
         self.params: dict[str, Array] = {}

@@ -89,7 +89,8 @@ class MSE(Loss):
     def _forward(self, xp: Any, pred: Array, target: Array) -> tuple[Array, Array]:
         n = math.prod(pred.shape)
         diff = pred - target
-        return xp.sum(diff * diff) * (1.0 / n), diff * (2.0 / n)
+        flat = xp.reshape(diff, (n,))
+        return xp.vecdot(flat, flat) * (1.0 / n), diff * (2.0 / n)
 
 
 class BinaryCrossEntropy(Loss):
@@ -119,7 +120,7 @@ class BinaryCrossEntropy(Loss):
             value = xp.sum(_math.softplus(xp, pred, limit) - pred * target) / n
             return value, (_math.sigmoid(xp, pred, limit) - target) * (1.0 / n)
         eps = float(xp.finfo(pred.dtype).eps)
-        p = xp.clip(pred, eps, 1.0 - eps)
+        p = _math.clip(xp, pred, eps, 1.0 - eps)
         value = -xp.sum(target * xp.log(p) + (1.0 - target) * xp.log(1.0 - p)) / n
         return value, (p - target) / (p * (1.0 - p)) * (1.0 / n)
 
@@ -163,12 +164,12 @@ class _ClassLoss(Loss):
         if self.from_logits:
             limit = _math.exp_limit(xp, pred.dtype)
             shifted = pred - xp.max(pred, axis=-1, keepdims=True)
-            e = xp.exp(xp.clip(shifted, -limit, 0.0))
+            e = xp.exp(xp.maximum(shifted, -limit))  # shifted <= 0 already
             total = xp.sum(e, axis=-1, keepdims=True)
             log_p = shifted - xp.log(total)
             grad = (e / total) * xp.sum(target, axis=-1, keepdims=True) - target
             return log_p, grad * (1.0 / n)
-        p = xp.clip(pred, float(xp.finfo(pred.dtype).smallest_normal), 1.0)
+        p = _math.clip(xp, pred, float(xp.finfo(pred.dtype).smallest_normal), 1.0)
         return xp.log(p), target / p * (-1.0 / n)
 
 
@@ -227,7 +228,7 @@ class Exponential(Loss):
         n = math.prod(pred.shape)
         limit = 0.5 * _math.exp_limit(xp, pred.dtype)
         sign = 2.0 * target - 1.0
-        e = xp.exp(xp.clip(-sign * pred, -limit, limit))
+        e = xp.exp(_math.clip(xp, -sign * pred, -limit, limit))
         return xp.sum(e) / n, -sign * e * (1.0 / n)
 
 

@@ -56,6 +56,8 @@ class Sequential:
         for layer, nxt in zip(self.layers, self.layers[1:] + [None]):
             if isinstance(layer, Dense) and getattr(nxt, "relu_like", False):
                 layer.auto_init = "he_normal"
+            if isinstance(layer, Dense) and nxt is not None:
+                nxt.owns_input = True  # Dense returns a fresh array that its backprop does not need
         dropouts = [x for x in self.layers if isinstance(x, Dropout)]
         for layer, rng in zip(dropouts, spawn(dropout_rng, len(dropouts))):
             layer.rng = rng

@@ -56,9 +56,8 @@ class Optimizer:
         for slot in slots:
             p = slot.params[slot.name]
             state = self.state.get(slot.key)
-            if state is None or state["scratch"].shape != p.shape:
-                names = self.state_names + ("scratch",)
-                self.state[slot.key] = {n: xp.zeros_like(p) for n in names}
+            if state is None or any(v.shape != p.shape for v in state.values()):
+                self.state[slot.key] = {n: xp.zeros_like(p) for n in self.state_names}
 
     def move(self, backend: Backend, dtype: Any) -> None:
         """Move the state to another backend/dtype (the model's ``to()`` calls this)."""
@@ -97,8 +96,6 @@ class SGD(Optimizer):
     SGD(lr=0.1)
     """
 
-    state_names = ("velocity",)
-
     def __init__(
         self, lr: float | Schedule = 0.01, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0
     ) -> None:
@@ -107,6 +104,8 @@ class SGD(Optimizer):
         if nesterov and self.momentum == 0.0:
             raise ValueError("nesterov: Nesterov momentum needs momentum > 0")
         self.nesterov = bool(nesterov)
+        # Plain SGD keeps no state at all: no parameter-sized buffer is made.
+        self.state_names = ("velocity",) * bool(self.momentum) + ("scratch",) * bool(self.momentum or self.weight_decay)
 
     def _update(self, p: Array, g: Array, state: dict[str, Array]) -> Array:
         bk = self.backend
@@ -125,7 +124,7 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba). ``weight_decay`` adds an L2 term to the gradient; see AdamW."""
 
-    state_names = ("m", "v")
+    state_names = ("m", "v", "scratch")
 
     def __init__(
         self,
@@ -180,7 +179,7 @@ class AdamW(Adam):
 class RMSprop(Optimizer):
     """RMSprop: ``v = alpha v + (1 - alpha) g^2``, ``p -= lr g / (sqrt(v) + eps)``."""
 
-    state_names = ("v",)
+    state_names = ("v", "scratch")
 
     def __init__(
         self, lr: float | Schedule = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0

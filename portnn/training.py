@@ -115,7 +115,8 @@ def _run_epochs(
         epoch_loss = float(total)  # the one host read of the epoch
         if not math.isfinite(epoch_loss):
             guard.fail(epoch, _first_bad_step(step_losses))
-        guard.snapshot()
+        if epoch < epochs - 1:  # after the last epoch, check_final looks at the weights instead
+            guard.snapshot()
         logs = {"loss": epoch_loss}
         if validation is not None:
             pred = model._forward(validation[0], False)[0]
@@ -145,18 +146,27 @@ def _first_bad_step(step_losses: list) -> int:
 
 
 class _DivergenceGuard:
-    """Keeps the parameters of the last two epoch ends (copied in place, no allocation per epoch)."""
+    """Keeps the parameters of the last two epoch ends, copied in place (no allocation per epoch).
+
+    The second buffer is made at the first snapshot, so a one-epoch fit copies the weights once.
+    """
 
     def __init__(self, model: Sequential) -> None:
-        self.model, self.slots, bk = model, model._slots(), model.backend
-        xp = bk.xp
-        self.latest = [xp.asarray(s.params[s.name], copy=True) for s in self.slots]
-        self.previous = [xp.asarray(p, copy=True) for p in self.latest]
+        self.model, self.slots = model, model._slots()
+        self.latest: list | None = self._copies()
+        self.previous: list | None = None
+
+    def _copies(self) -> list:
+        xp = self.model.xp
+        return [xp.asarray(s.params[s.name], copy=True) for s in self.slots]
 
     def snapshot(self) -> None:
         bk = self.model.backend
         self.previous, self.latest = self.latest, self.previous
-        self.latest = [bk.copy_into(buf, s.params[s.name]) for buf, s in zip(self.latest, self.slots)]
+        if self.latest is None:
+            self.latest = self._copies()
+        else:
+            self.latest = [bk.copy_into(buf, s.params[s.name]) for buf, s in zip(self.latest, self.slots)]
 
     def _finite(self, arrays: list) -> bool:
         xp = self.model.xp
@@ -164,7 +174,7 @@ class _DivergenceGuard:
 
     def fail(self, epoch: int, step: int | None, what: str = "the loss") -> None:
         bk = self.model.backend
-        restored = next((c for c in (self.latest, self.previous) if self._finite(c)), None)
+        restored = next((c for c in (self.latest, self.previous) if c is not None and self._finite(c)), None)
         note = "the weights of the last finite epoch were restored"
         if restored is None:
             note = "no finite weights were left to restore"

@@ -143,3 +143,13 @@ def test_cli_reports_bad_arguments(capsys):
     assert "epochs: expected a positive int, got 0" in capsys.readouterr().err
     assert main(["train", "--dtype", "float16", "--no-progress"]) == 2
     assert "dtype: expected one of" in capsys.readouterr().err
+
+
+def test_huge_finite_values_are_accepted_without_warnings(bk):
+    """The finiteness check sums first: an overflowing sum of finite values must not be an error."""
+    from portnn import _checks
+
+    X = np.full((4, 3), 3e38, dtype=np.float32)
+    with np.errstate(all="raise"):
+        arr = _checks.features("X", X, bk, bk.dtype("float32"), 3)
+    assert arr.shape == (4, 3)

@@ -1,20 +1,20 @@
 """What portnn is measured against, on the same data and device: the seed's XOR loop, a
 hand-written NumPy loop, PyTorch eager ``torch.nn``, scikit-learn's MLP and the GEMM floor.
 
-Each ``make_*`` returns ``(run, sync)`` for :func:`portnn.bench.timing.measure`; ``run()`` trains
-one timed unit (``w.epochs`` epochs) and returns the final loss (as something ``sync`` can wait on).
+Each ``make_*`` returns a :class:`~portnn.bench.timing.Runner`: ``run()`` trains one timed unit
+(``w.epochs`` epochs) and returns the final loss (as something ``sync`` can wait on); ``reset()``
+puts the initial weights back, outside the timed region.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from .._xp import Backend, import_library
+from .timing import Runner
 from .workloads import Workload, initial_weights
 
 np = import_library("numpy")
-Runner = tuple[Callable[[], Any], Callable[[Any], None]]
 
 
 def _no_sync(result: Any) -> None:
@@ -29,8 +29,13 @@ def make_seed_xor(w: Workload, X: Any, y: Any) -> Runner:
     def sigmoid(x: Any) -> Any:
         return 1 / (1 + np.exp(-x))
 
+    weights = (w1t.T.copy(), w2t.T.copy())
+
+    def reset() -> None:
+        weights[0][...], weights[1][...] = w1t.T, w2t.T
+
     def run() -> float:
-        w1, w2 = w1t.T.copy(), w2t.T.copy()
+        w1, w2 = weights  # updated in place below, as in the notebook
         for _ in range(w.epochs):
             hide = sigmoid(w1 @ Xc)
             out = sigmoid(w2 @ hide)
@@ -41,7 +46,7 @@ def make_seed_xor(w: Workload, X: Any, y: Any) -> Runner:
             w1 += 1 * (e_hide @ Xc.T)
         return float(np.mean(err**2))
 
-    return run, _no_sync
+    return Runner(run, _no_sync, reset)
 
 
 def make_numpy_hand(w: Workload, X: Any, y: Any) -> Runner:
@@ -52,8 +57,13 @@ def make_numpy_hand(w: Workload, X: Any, y: Any) -> Runner:
     rng = np.random.default_rng(0)
     n, B, lr = X.shape[0], w.batch_size or X.shape[0], w.lr
 
+    params = [(W.copy(), b.copy()) for W, b in init]
+
+    def reset() -> None:
+        for (W, b), (W0, b0) in zip(params, init):
+            W[...], b[...] = W0, b0
+
     def run() -> float:
-        params = [(W.copy(), b.copy()) for W, b in init]
         for _ in range(w.epochs):
             order = rng.permutation(n)
             Xs, Ys = X[order], Y[order]
@@ -64,7 +74,7 @@ def make_numpy_hand(w: Workload, X: Any, y: Any) -> Runner:
                 )
         return total / n
 
-    return run, _no_sync
+    return Runner(run, _no_sync, reset)
 
 
 def _hand_step(params: list, x: Any, t: Any, loss: str, lr: float) -> float:
@@ -117,8 +127,10 @@ def make_torch_eager(w: Workload, X: Any, y: Any, device: str) -> Runner:
     n, B = Xd.shape[0], w.batch_size or Xd.shape[0]
     generator = torch.Generator(device="cpu").manual_seed(0)
 
-    def run() -> Any:
+    def reset() -> None:
         model.load_state_dict(state)
+
+    def run() -> Any:
         opt = torch.optim.SGD(model.parameters(), lr=w.lr)
         for _ in range(w.epochs):
             Xs, ys = Xd, yd
@@ -137,7 +149,7 @@ def make_torch_eager(w: Workload, X: Any, y: Any, device: str) -> Runner:
     def sync(result: Any) -> None:
         result.item()  # waits for the device
 
-    return run, sync
+    return Runner(run, sync, reset)
 
 
 def _torch_state(torch: Any, model: Any, init: list, dtype: Any, device: str) -> dict[str, Any]:
@@ -177,7 +189,7 @@ def make_sklearn(w: Workload, X: Any, y: Any) -> Runner:
             clf.fit(X, y)
         return float(clf.loss_)
 
-    return run, _no_sync
+    return Runner(run, _no_sync)
 
 
 def make_gemm_floor(w: Workload, backend: Backend) -> Runner:
@@ -204,4 +216,4 @@ def make_gemm_floor(w: Workload, backend: Backend) -> Runner:
                     out = xp.matmul(dY, W.T)
         return out
 
-    return run, lambda result: backend.synchronize(result)
+    return Runner(run, lambda result: backend.synchronize(result))

@@ -15,14 +15,14 @@ from .._xp import available_backends, get_backend, pin_full_precision
 from . import references
 from .machine import describe_machine
 from .report import crossover, markdown, ratios
-from .timing import measure, peak_host_bytes
+from .timing import Runner, final_result, measure, peak_host_bytes
 from .workloads import FULL, QUICK, SWEEP_BATCHES, Workload, build_layers, initial_weights, make_data, sweep_workload
 
 WORKLOADS = ("xor", "mnist", "large", "sweep")
 
 
-def portnn_runner(w: Workload, spec: str, X: Any, y: Any) -> tuple[Any, Any, Any]:
-    """``(run, sync, backend)`` training a portnn model on ``spec``; data placed on the device first."""
+def portnn_runner(w: Workload, spec: str, X: Any, y: Any) -> tuple[Runner, Any]:
+    """A runner training a portnn model on ``spec`` (data placed on the device first), and the backend."""
     from ..model import Sequential
     from ..optim import SGD
 
@@ -39,7 +39,6 @@ def portnn_runner(w: Workload, spec: str, X: Any, y: Any) -> tuple[Any, Any, Any
     yd = bk.asarray(y) if w.loss == "cross_entropy" else bk.asarray(y, dtype)
 
     def run() -> float:
-        net.load_state_dict(start)
         history = net.fit(
             Xd,
             yd,
@@ -52,7 +51,7 @@ def portnn_runner(w: Workload, spec: str, X: Any, y: Any) -> tuple[Any, Any, Any
         )
         return history.history["loss"][-1]  # fit reads the loss from the device: already synchronised
 
-    return run, lambda result: None, bk
+    return Runner(run, lambda result: None, lambda: net.load_state_dict(start)), bk
 
 
 def _entry(
@@ -81,17 +80,15 @@ def _entry(
 
 
 def _time(
-    w: Workload, implementation: str, backend: str, runner: tuple, bk: Any = None, log: Any = None
+    w: Workload, implementation: str, backend: str, runner: Runner, bk: Any = None, log: Any = None
 ) -> dict[str, Any]:
-    run, sync = runner
     if bk is not None:
         bk.reset_peak_memory()
-    timing = measure(run, sync, repeats=w.repeats)
+    timing = measure(runner, repeats=w.repeats)
     device = bk.peak_memory_bytes() if bk is not None else None
-    result = run()
-    sync(result)
+    result = final_result(runner)
     loss = None if implementation == "gemm-floor" else float(result)
-    host = peak_host_bytes(run, sync) if w.name != "xor" else None
+    host = peak_host_bytes(runner) if w.name != "xor" else None
     entry = _entry(w, implementation, backend, timing, loss, host, device)
     if log:
         log(
@@ -108,8 +105,8 @@ def run_workload(w: Workload, specs: list[str], log: Any) -> list[dict[str, Any]
         if w.dtype == "float64" and not get_backend(spec).float64:
             log(f"  {w.name:8s} skipped on {spec}: no float64 there")
             continue
-        run, sync, bk = portnn_runner(w, spec, X, y)
-        entries.append(_time(w, "portnn", spec, (run, sync), bk, log))
+        runner, bk = portnn_runner(w, spec, X, y)
+        entries.append(_time(w, "portnn", spec, runner, bk, log))
         if w.name != "xor":
             entries.append(_time(w, "gemm-floor", spec, references.make_gemm_floor(w, bk), bk, log))
     if w.name == "xor":
@@ -140,9 +137,9 @@ def run_sweep(quick: bool, specs: list[str], log: Any) -> list[dict[str, Any]]:
         w = sweep_workload(batch, quick)
         X, y = make_data(w)
         for spec in specs:
-            run, sync, _ = portnn_runner(w, spec, X, y)
-            timing = measure(run, sync, repeats=w.repeats)
-            entry = _entry(w, "portnn", spec, timing, float(run()), None, None)
+            runner, _ = portnn_runner(w, spec, X, y)
+            timing = measure(runner, repeats=w.repeats)
+            entry = _entry(w, "portnn", spec, timing, float(final_result(runner)), None, None)
             entry["batch_size"] = batch
             entries.append(entry)
             log(f"  sweep    batch {batch:5d} {spec:26s} {entry['samples_per_s']:.4g} samples/s")
