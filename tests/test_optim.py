@@ -123,3 +123,30 @@ def test_schedules():
     assert cosine(0) == 1.0 and abs(cosine(10)) < 1e-12 and cosine(20) == cosine(10)
     opt = pn.optim.SGD(lr=decay)
     assert opt.lr == 1.0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: pn.optim.SGD(lr=0.1),
+        lambda: pn.optim.SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+        lambda: pn.optim.Adam(weight_decay=0.01),
+        lambda: pn.optim.AdamW(),
+        lambda: pn.optim.RMSprop(weight_decay=0.01),
+    ],
+)
+def test_update_allocates_no_parameter_sized_array_on_numpy(make, rng):
+    import tracemalloc
+
+    bk = pn.get_backend("numpy")
+    params, grads = {"w": rng.normal(size=(256, 256))}, {"w": rng.normal(size=(256, 256))}
+    opt = make()
+    opt.bind([Slot("0.w", params, grads, "w")], bk)
+    opt.step()  # state exists before measuring
+    tracemalloc.start()
+    try:
+        opt.step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < params["w"].nbytes / 10, f"{peak} bytes allocated by one update"

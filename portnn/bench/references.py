@@ -192,10 +192,11 @@ def make_sklearn(w: Workload, X: Any, y: Any) -> Runner:
     return Runner(run, _no_sync)
 
 
-def make_gemm_floor(w: Workload, backend: Backend) -> Runner:
-    """The matrix products one epoch needs, with the backend's own ``matmul`` and nothing else:
-    per layer and step the forward product, the weight gradient and (except for the first layer,
-    whose input needs no gradient) the input gradient."""
+def make_gemm_floor(w: Workload, backend: Backend, first_input_grad: bool = True) -> Runner:
+    """The matrix products of one epoch with the backend's own ``matmul`` and nothing else: per
+    layer and step the forward product, the weight gradient and the input gradient. With
+    ``first_input_grad=False`` the first layer's input gradient, which training never needs (and
+    portnn does not compute), is left out: the strict floor."""
     xp, dtype = backend.xp, backend.dtype(w.dtype)
     rng = np.random.default_rng(0)
     B = w.batch_size or w.samples
@@ -212,7 +213,7 @@ def make_gemm_floor(w: Workload, backend: Backend) -> Runner:
             for i, (x, W, dY) in enumerate(arrays):
                 out = xp.matmul(x, W)
                 out = xp.matmul(x.T, dY)
-                if i > 0:
+                if i > 0 or first_input_grad:
                     out = xp.matmul(dY, W.T)
         return out
 

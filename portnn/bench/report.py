@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 # portnn on a backend is compared with these references (on the same workload).
-_REFERENCES = ("seed-loop", "numpy-hand", "gemm-floor", "torch-eager", "sklearn")
+_REFERENCES = ("seed-loop", "numpy-hand", "gemm-floor", "gemm-needed", "torch-eager", "sklearn")
 
 
 def _reference_for(entry: dict[str, Any], ref: str, results: list[dict[str, Any]]) -> dict[str, Any] | None:
     same = [r for r in results if r["workload"] == entry["workload"] and r["implementation"] == ref]
-    if ref == "gemm-floor":
+    if ref.startswith("gemm"):
         same = [r for r in same if r["backend"] == entry["backend"]]
     elif ref == "torch-eager":
         on_gpu = _is_gpu(entry["backend"])
@@ -76,9 +76,9 @@ def markdown(record: dict[str, Any]) -> str:
     for workload, description in record["settings"]["workloads"].items():
         lines += [f"**{workload}** ({description})", ""]
         lines += [
-            "| implementation | backend | time/epoch (median, min–max) | time/step | samples/s | final loss | vs hand/seed NumPy | vs GEMM floor | vs torch eager | vs sklearn |"
+            "| implementation | backend | time/epoch (median, min–max) | time/step | samples/s | final loss | vs hand/seed NumPy | vs GEMM floor | vs GEMM needed | vs torch eager | vs sklearn |"
         ]
-        lines += ["|---|---|---|---|---|---|---|---|---|---|"]
+        lines += ["|---|---|---|---|---|---|---|---|---|---|---|"]
         for e in (r for r in record["results"] if r["workload"] == workload):
             t = e["per_epoch_s"]
             cells = [
@@ -89,7 +89,7 @@ def markdown(record: dict[str, Any]) -> str:
                 f"{e['samples_per_s']:.3g}",
                 "—" if e["final_loss"] is None else f"{e['final_loss']:.5g}",
             ]
-            for ref in (("seed-loop", "numpy-hand"), ("gemm-floor",), ("torch-eager",), ("sklearn",)):
+            for ref in (("seed-loop", "numpy-hand"), ("gemm-floor",), ("gemm-needed",), ("torch-eager",), ("sklearn",)):
                 value = next(
                     (ratio_of[(workload, e["backend"], r)] for r in ref if (workload, e["backend"], r) in ratio_of),
                     None,

@@ -87,7 +87,7 @@ def _time(
     timing = measure(runner, repeats=w.repeats)
     device = bk.peak_memory_bytes() if bk is not None else None
     result = final_result(runner)
-    loss = None if implementation == "gemm-floor" else float(result)
+    loss = None if implementation.startswith("gemm") else float(result)
     host = peak_host_bytes(runner) if w.name != "xor" else None
     entry = _entry(w, implementation, backend, timing, loss, host, device)
     if log:
@@ -109,6 +109,8 @@ def run_workload(w: Workload, specs: list[str], log: Any) -> list[dict[str, Any]
         entries.append(_time(w, "portnn", spec, runner, bk, log))
         if w.name != "xor":
             entries.append(_time(w, "gemm-floor", spec, references.make_gemm_floor(w, bk), bk, log))
+            strict = references.make_gemm_floor(w, bk, first_input_grad=False)
+            entries.append(_time(w, "gemm-needed", spec, strict, bk, log))
     if w.name == "xor":
         entries.append(_time(w, "seed-loop", "numpy", references.make_seed_xor(w, X, y), None, log))
     else:
