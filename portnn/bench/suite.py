@@ -8,14 +8,14 @@ import json
 import sys
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import __version__
 from .._xp import available_backends, get_backend, pin_full_precision
 from . import references
 from .machine import describe_machine
 from .report import crossover, markdown, ratios
-from .timing import Runner, final_result, measure, peak_host_bytes
+from .timing import Runner, measure_interleaved
 from .workloads import FULL, QUICK, SWEEP_BATCHES, Workload, build_layers, initial_weights, make_data, sweep_workload
 
 WORKLOADS = ("xor", "mnist", "large", "sweep")
@@ -79,56 +79,53 @@ def _entry(
     }
 
 
-def _time(
-    w: Workload, implementation: str, backend: str, runner: Runner, bk: Any = None, log: Any = None
-) -> dict[str, Any]:
-    if bk is not None:
-        bk.reset_peak_memory()
-    timing = measure(runner, repeats=w.repeats)
-    device = bk.peak_memory_bytes() if bk is not None else None
-    result = final_result(runner)
-    loss = None if implementation.startswith("gemm") else float(result)
-    host = peak_host_bytes(runner) if w.name != "xor" else None
-    entry = _entry(w, implementation, backend, timing, loss, host, device)
-    if log:
-        log(
-            f"  {w.name:8s} {implementation:12s} {backend:26s} {entry['per_epoch_s']['median']:.4g} s/epoch  loss {loss}"
-        )
-    return entry
+class _Candidate(NamedTuple):
+    implementation: str
+    backend: str
+    runner: Runner
+    bk: Any  # the Backend whose device memory is reported, or None
 
 
-def run_workload(w: Workload, specs: list[str], log: Any) -> list[dict[str, Any]]:
-    """portnn on every backend, then every reference that applies."""
+def _candidates(w: Workload, specs: list[str], log: Any) -> list[_Candidate]:
+    """portnn on every backend, then every reference that applies; nothing run yet."""
     X, y = make_data(w)
-    entries = []
+    found = []
     for spec in specs:
         if w.dtype == "float64" and not get_backend(spec).float64:
             log(f"  {w.name:8s} skipped on {spec}: no float64 there")
             continue
         runner, bk = portnn_runner(w, spec, X, y)
-        entries.append(_time(w, "portnn", spec, runner, bk, log))
+        found.append(_Candidate("portnn", spec, runner, bk))
         if w.name != "xor":
-            entries.append(_time(w, "gemm-floor", spec, references.make_gemm_floor(w, bk), bk, log))
+            found.append(_Candidate("gemm-floor", spec, references.make_gemm_floor(w, bk), bk))
             strict = references.make_gemm_floor(w, bk, first_input_grad=False)
-            entries.append(_time(w, "gemm-needed", spec, strict, bk, log))
+            found.append(_Candidate("gemm-needed", spec, strict, bk))
     if w.name == "xor":
-        entries.append(_time(w, "seed-loop", "numpy", references.make_seed_xor(w, X, y), None, log))
+        found.append(_Candidate("seed-loop", "numpy", references.make_seed_xor(w, X, y), None))
     else:
-        entries.append(_time(w, "numpy-hand", "numpy", references.make_numpy_hand(w, X, y), None, log))
-    torch_devices = [s.partition(":")[2] for s in specs if s.startswith("torch:")]
-    for device in torch_devices:
-        entries.append(
-            _time(
-                w,
-                "torch-eager",
-                f"torch:{device}",
-                references.make_torch_eager(w, X, y, device),
-                get_backend(f"torch:{device}"),
-                log,
-            )
-        )
+        found.append(_Candidate("numpy-hand", "numpy", references.make_numpy_hand(w, X, y), None))
+    for spec in (s for s in specs if s.startswith("torch:")):
+        device = spec.partition(":")[2]
+        found.append(_Candidate("torch-eager", spec, references.make_torch_eager(w, X, y, device), get_backend(spec)))
     if w.name == "mnist" and _has("sklearn"):
-        entries.append(_time(w, "sklearn", "numpy", references.make_sklearn(w, X, y), None, log))
+        found.append(_Candidate("sklearn", "numpy", references.make_sklearn(w, X, y), None))
+    return found
+
+
+def run_workload(w: Workload, specs: list[str], log: Any) -> list[dict[str, Any]]:
+    """Time every candidate, repeats interleaved round-robin so that a slow spell of a noisy
+    machine lands on all of them rather than on one (only ratios within one run count)."""
+    candidates = _candidates(w, specs, log)
+    traced = [not c.implementation.startswith("gemm") and w.name != "xor" for c in candidates]
+    measured = measure_interleaved([c.runner for c in candidates], w.repeats, traced, [c.bk for c in candidates])
+    entries = []
+    for c, (timing, result, host, device) in zip(candidates, measured):
+        loss = None if c.implementation.startswith("gemm") else float(result)
+        entry = _entry(w, c.implementation, c.backend, timing, loss, host, device)
+        log(
+            f"  {w.name:8s} {c.implementation:12s} {c.backend:26s} {entry['per_epoch_s']['median']:.4g} s/epoch  loss {loss}"
+        )
+        entries.append(entry)
     return entries
 
 
@@ -138,10 +135,10 @@ def run_sweep(quick: bool, specs: list[str], log: Any) -> list[dict[str, Any]]:
     for batch in SWEEP_BATCHES["quick" if quick else "full"]:
         w = sweep_workload(batch, quick)
         X, y = make_data(w)
-        for spec in specs:
-            runner, _ = portnn_runner(w, spec, X, y)
-            timing = measure(runner, repeats=w.repeats)
-            entry = _entry(w, "portnn", spec, timing, float(final_result(runner)), None, None)
+        runners = [portnn_runner(w, spec, X, y)[0] for spec in specs]
+        measured = measure_interleaved(runners, w.repeats, [False] * len(specs), [None] * len(specs))
+        for spec, (timing, result, _, _) in zip(specs, measured):
+            entry = _entry(w, "portnn", spec, timing, float(result), None, None)
             entry["batch_size"] = batch
             entries.append(entry)
             log(f"  sweep    batch {batch:5d} {spec:26s} {entry['samples_per_s']:.4g} samples/s")

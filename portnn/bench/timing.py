@@ -22,18 +22,48 @@ class Runner(NamedTuple):
     reset: Callable[[], None] = _nothing
 
 
-def measure(runner: Runner, repeats: int, warmup: int = 1) -> dict[str, Any]:
-    """Time ``runner``: median, min, max and all samples in seconds."""
-    for _ in range(warmup):
-        runner.reset()
+def _warm_up(runner: Runner, trace: bool) -> int | None:
+    """One untimed run; with ``trace`` it measures the peak Python-heap allocation by tracemalloc
+    (which sees NumPy's arrays). tracemalloc slows allocation, so it never runs inside a timed run."""
+    runner.reset()
+    if not trace:
         runner.sync(runner.run())
-    samples = []
+        return None
+    tracemalloc.start()
+    try:
+        runner.sync(runner.run())
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def measure_interleaved(
+    runners: list[Runner], repeats: int, trace: list[bool], backends: list[Any]
+) -> list[tuple[dict[str, Any], Any, int | None, int | None]]:
+    """Time several runners, one warm-up each, then ``repeats`` rounds taking each in turn.
+
+    Returns per runner ``(timing, last result, peak traced host bytes, peak device bytes)``;
+    ``timing`` holds the median, min, max and all samples in seconds.
+    """
+    peaks = []
+    for runner, traced, bk in zip(runners, trace, backends):
+        if bk is not None:
+            bk.reset_peak_memory()
+        host = _warm_up(runner, traced)
+        peaks.append((host, bk.peak_memory_bytes() if bk is not None else None))
+    samples: list[list[float]] = [[] for _ in runners]
+    results: list[Any] = [None] * len(runners)
     for _ in range(repeats):
-        runner.reset()
-        start = time.perf_counter()
-        runner.sync(runner.run())
-        samples.append(time.perf_counter() - start)
-    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "samples": samples}
+        for i, runner in enumerate(runners):
+            runner.reset()
+            start = time.perf_counter()
+            results[i] = runner.run()
+            runner.sync(results[i])
+            samples[i].append(time.perf_counter() - start)
+    return [
+        ({"median": statistics.median(s), "min": min(s), "max": max(s), "samples": s}, result, host, device)
+        for s, result, (host, device) in zip(samples, results, peaks)
+    ]
 
 
 def final_result(runner: Runner) -> Any:
@@ -42,17 +72,3 @@ def final_result(runner: Runner) -> Any:
     result = runner.run()
     runner.sync(result)
     return result
-
-
-def peak_host_bytes(runner: Runner) -> int:
-    """Peak Python-heap allocation (NumPy arrays included) during one run, by tracemalloc.
-
-    Done in a separate run: tracemalloc slows allocation, so it never shares a timed run.
-    """
-    runner.reset()
-    tracemalloc.start()
-    try:
-        runner.sync(runner.run())
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()

@@ -40,12 +40,14 @@ class Workload:
 
 
 FULL = {
-    "xor": Workload("xor", (2, 3, 1), "sigmoid", "mse", None, 4, 20_000, "float64", 2.0, bias=False),
-    "mnist": Workload("mnist", (784, 256, 256, 10), "relu", "cross_entropy", 128, 60_000, 1, "float32", 0.01),
-    "large": Workload("large", (1024, 4096, 4096, 1024), "relu", "mse", 1024, 8192, 1, "float32", 1e-3, repeats=3),
+    "xor": Workload("xor", (2, 3, 1), "sigmoid", "mse", None, 4, 5_000, "float64", 2.0, bias=False, repeats=3),
+    "mnist": Workload(
+        "mnist", (784, 256, 256, 10), "relu", "cross_entropy", 128, 60_000, 1, "float32", 0.01, repeats=3
+    ),
+    "large": Workload("large", (1024, 4096, 4096, 1024), "relu", "mse", 1024, 8192, 1, "float32", 1e-3, repeats=2),
 }
 QUICK = {
-    "xor": replace(FULL["xor"], epochs=2_000, repeats=3),
+    "xor": replace(FULL["xor"], epochs=1_000, repeats=3),
     "mnist": replace(FULL["mnist"], samples=6_000, repeats=3),
     "large": replace(FULL["large"], sizes=(512, 2048, 2048, 512), batch_size=512, samples=1024, repeats=2),
 }
@@ -56,7 +58,7 @@ SWEEP_SAMPLES = {"full": 16_384, "quick": 4_096}
 def sweep_workload(batch_size: int, quick: bool) -> Workload:
     """The mnist network at another batch size (for the CPU/GPU crossover curve)."""
     samples = SWEEP_SAMPLES["quick" if quick else "full"]
-    return replace(FULL["mnist"], name=f"sweep-{batch_size}", batch_size=batch_size, samples=samples, repeats=3)
+    return replace(FULL["mnist"], name=f"sweep-{batch_size}", batch_size=batch_size, samples=samples, repeats=2)
 
 
 def make_data(w: Workload) -> tuple[np.ndarray, np.ndarray]:
