@@ -87,3 +87,22 @@ def test_pytest_params_skip_with_reasons(monkeypatch):
     reason = pn.testing.backend_skip_reason("array_api_strict")
     assert reason and "PORTNN_BACKENDS" in reason
     assert pn.testing.backend_skip_reason("numpy") is None
+
+
+def test_torch_fast_namespace_matches_array_api_compat(rng):
+    if pn.testing.backend_skip_reason("torch:cpu"):
+        pytest.skip(pn.testing.backend_skip_reason("torch:cpu"))
+    import array_api_compat.torch as compat
+
+    fast = pn.get_backend("torch:cpu").xp
+    assert fast is not compat
+    x = compat.asarray(rng.normal(size=(5, 4)))
+    z = compat.asarray(rng.normal(size=(5, 4)))
+    for name, args in [("maximum", (x, 0.25)), ("minimum", (x, -0.5)), ("maximum", (x, z))]:
+        np.testing.assert_array_equal(
+            pn.to_numpy(getattr(fast, name)(*args)), pn.to_numpy(getattr(compat, name)(*args))
+        )
+    for axis in (0, -1):  # the same sums, perhaps in another order: equal to the last bit or so
+        np.testing.assert_allclose(
+            pn.to_numpy(fast.vecdot(x, z, axis=axis)), pn.to_numpy(compat.vecdot(x, z, axis=axis)), rtol=1e-14
+        )
