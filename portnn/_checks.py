@@ -88,3 +88,13 @@ def positive_int(name: str, value: Any, allow_none: bool = False) -> int | None:
     if value <= 0:
         raise ValueError(f"{name}: expected a positive int, got {value}")
     return int(value)
+
+
+def by_name(what: str, value: Any, cls: type, registry: dict[str, Any]) -> Any:
+    """``value`` itself when it is a ``cls``, else a new instance of the class registered under the
+    name ``value`` (case-insensitive); ``ValueError`` listing the valid names otherwise."""
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, str) or value.lower() not in registry:
+        raise ValueError(f"{what}: unknown name {value!r}; expected one of {sorted(registry)}")
+    return registry[value.lower()]()

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from . import _math
+from ._checks import by_name
 from ._xp import Backend
 from .layers import Backprop, Layer
 
@@ -169,8 +170,4 @@ ACTIVATIONS: dict[str, type[Activation]] = {
 
 def get_activation(name: str | Activation) -> Activation:
     """An activation layer by name (``"relu"``) or the layer itself."""
-    if isinstance(name, Activation):
-        return name
-    if not isinstance(name, str) or name.lower() not in ACTIVATIONS:
-        raise ValueError(f"activation: unknown name {name!r}; expected one of {sorted(ACTIVATIONS)}")
-    return ACTIVATIONS[name.lower()]()
+    return by_name("activation", name, Activation, ACTIVATIONS)  # type: ignore[no-any-return]

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from . import _math
+from ._checks import by_name
 from ._xp import namespace_of, to_numpy
 
 Array = Any
@@ -245,8 +246,4 @@ LOSSES: dict[str, Any] = {
 
 def get_loss(loss: str | Loss) -> Loss:
     """A loss by name (``"mse"``) or the object itself."""
-    if isinstance(loss, Loss):
-        return loss
-    if not isinstance(loss, str) or loss.lower() not in LOSSES:
-        raise ValueError(f"loss: unknown name {loss!r}; expected one of {sorted(LOSSES)}")
-    return LOSSES[loss.lower()]()
+    return by_name("loss", loss, Loss, LOSSES)  # type: ignore[no-any-return]

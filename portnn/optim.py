@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from ._checks import by_name
 from ._xp import Backend
 
 Array = Any
@@ -216,8 +217,4 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": Ada
 
 def get_optimizer(optimizer: str | Optimizer) -> Optimizer:
     """An optimizer by name (default settings) or the object itself."""
-    if isinstance(optimizer, Optimizer):
-        return optimizer
-    if not isinstance(optimizer, str) or optimizer.lower() not in OPTIMIZERS:
-        raise ValueError(f"optimizer: unknown name {optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
-    return OPTIMIZERS[optimizer.lower()]()
+    return by_name("optimizer", optimizer, Optimizer, OPTIMIZERS)  # type: ignore[no-any-return]
