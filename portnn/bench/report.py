@@ -73,15 +73,17 @@ def markdown(record: dict[str, Any]) -> str:
     gpus = ", ".join(f"{g['name']} (driver {g['driver']})" for g in m["gpus"]) or "none"
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, GPU: {gpus}. {'Quick' if record['quick'] else 'Full'} run, {record['seconds']} s.",
+        "Ratios are portnn's time over the reference's: median over median (fastest over fastest).",
+        "Peak traced host memory is tracemalloc's view: NumPy arrays, not torch's or JAX's own allocators.",
         "",
     ]
     ratio_of = {(r["workload"], r["backend"], r["versus"].split(" ")[0]): r for r in record["ratios"]}
     for workload, description in record["settings"]["workloads"].items():
         lines += [f"**{workload}** ({description})", ""]
         lines += [
-            "| implementation | backend | time/epoch (median, min–max) | time/step | samples/s | final loss | vs hand/seed NumPy | vs GEMM floor | vs GEMM needed | vs torch eager | vs sklearn |"
+            "| implementation | backend | time/epoch (median, min–max) | time/step | samples/s | final loss | vs hand/seed NumPy | vs GEMM floor | vs GEMM needed | vs torch eager | vs sklearn | peak traced host MB | peak device MB |"
         ]
-        lines += ["|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += ["|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for e in (r for r in record["results"] if r["workload"] == workload):
             t = e["per_epoch_s"]
             cells = [
@@ -101,6 +103,7 @@ def markdown(record: dict[str, Any]) -> str:
                     cells.append("")
                 else:
                     cells.append(f"{found['ratio']:.2f}× ({found['ratio_min']:.2f}×)")
+            cells += ["" if e[k] is None else f"{e[k]:.1f}" for k in ("peak_host_mb", "peak_device_mb")]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     if record["sweep"]:
