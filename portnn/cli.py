@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``portnn`` console script; returns the exit status."""
+    import os
+
+    # The seeds run in float64; JAX has it only when enabled before its first import. This is the
+    # command's own process, so enabling it here changes nobody else's JAX.
+    os.environ.setdefault("JAX_ENABLE_X64", "1")
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
