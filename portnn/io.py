@@ -44,7 +44,7 @@ def save(model: Sequential, path: str | os.PathLike, include_optimizer: bool = F
     }
     opt = model.optimizer
     if include_optimizer and opt is not None:
-        meta["optimizer"] = json.dumps({"class": type(opt).__name__, "steps": opt.steps})
+        meta["optimizer"] = json.dumps({"class": type(opt).__name__, "config": opt.get_config(), "steps": opt.steps})
         for key, state in opt.state.items():
             for name, value in state.items():
                 if name != "scratch":
@@ -135,7 +135,10 @@ def load(path: str | os.PathLike, backend: str = "numpy", device: str | None = N
 def _restore_optimizer(model: Sequential, info: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
     from . import optim
 
-    opt = optim.OPTIMIZERS[info["class"].lower()]()
+    config = dict(info.get("config", {}))
+    if "betas" in config:
+        config["betas"] = tuple(config["betas"])  # JSON has no tuples
+    opt = optim.OPTIMIZERS[info["class"].lower()](**config)
     opt.bind(model._slots(), model.backend)
     opt.steps = int(info["steps"])
     for name, value in tensors.items():

@@ -85,6 +85,13 @@ class Optimizer:
         s = state["scratch"] = bk.imul(bk.copy_into(state["scratch"], p), self.weight_decay)
         return bk.iadd(g, s)
 
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments (saved with a checkpoint). A schedule is saved as its current lr."""
+        return {"lr": self.lr, "weight_decay": self.weight_decay, **self._extra_config()}
+
+    def _extra_config(self) -> dict[str, Any]:
+        return {}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lr={self.lr})"
 
@@ -107,6 +114,9 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         # Plain SGD keeps no state at all: no parameter-sized buffer is made.
         self.state_names = ("velocity",) * bool(self.momentum) + ("scratch",) * bool(self.momentum or self.weight_decay)
+
+    def _extra_config(self) -> dict[str, Any]:
+        return {"momentum": self.momentum, "nesterov": self.nesterov}
 
     def _update(self, p: Array, g: Array, state: dict[str, Array]) -> Array:
         bk = self.backend
@@ -140,6 +150,9 @@ class Adam(Optimizer):
         self.beta1 = _check("betas[0]", betas[0], 0.0, 1.0)
         self.beta2 = _check("betas[1]", betas[1], 0.0, 1.0)
         self.eps = _check("eps", eps, 0.0, low_open=True)
+
+    def _extra_config(self) -> dict[str, Any]:
+        return {"betas": (self.beta1, self.beta2), "eps": self.eps}
 
     def _decay(self, p: Array) -> Array:
         return p
@@ -188,6 +201,9 @@ class RMSprop(Optimizer):
         super().__init__(lr, weight_decay)
         self.alpha = _check("alpha", alpha, 0.0, 1.0)
         self.eps = _check("eps", eps, 0.0, low_open=True)
+
+    def _extra_config(self) -> dict[str, Any]:
+        return {"alpha": self.alpha, "eps": self.eps}
 
     def _update(self, p: Array, g: Array, state: dict[str, Array]) -> Array:
         bk = self.backend

@@ -135,3 +135,25 @@ def test_non_finite_wrong_shape_and_wrong_dtype_tensors(tmp_path):
     rewrite(bad, tensors, {**meta, "architecture": "[{"})
     with pytest.raises(ValueError, match="unreadable architecture"):
         pn.load(bad)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: pn.optim.SGD(lr=0.03, momentum=0.9, nesterov=True, weight_decay=1e-3),
+        lambda: pn.optim.Adam(lr=0.02, betas=(0.8, 0.99), eps=1e-7),
+        lambda: pn.optim.AdamW(lr=0.02, weight_decay=0.05),
+        lambda: pn.optim.RMSprop(lr=0.01, alpha=0.9),
+    ],
+)
+def test_saved_optimizer_keeps_its_settings_and_resumes_identically(tmp_path, make):
+    X, y = pn.datasets.xor()
+    net = pn.Sequential(pn.Dense(2, 4), pn.Tanh(), pn.Dense(4, 1), pn.Sigmoid(), dtype="float64", seed=0)
+    net.fit(X, y, optimizer=make(), epochs=3, progress=False)
+    net.save(tmp_path / "m.safetensors", include_optimizer=True)
+    loaded = pn.load(tmp_path / "m.safetensors")
+    assert loaded.optimizer.get_config() == net.optimizer.get_config()
+    net.fit(X, y, optimizer=net.optimizer, epochs=2, progress=False)
+    loaded.fit(X, y, optimizer=loaded.optimizer, epochs=2, progress=False)
+    for key, value in net.state_dict().items():
+        np.testing.assert_array_equal(loaded.state_dict()[key], value)
