@@ -4,8 +4,10 @@ A *backend* is an array namespace bound to one device. It is named by a spec str
 ``"numpy"``, ``"array_api_strict"``, ``"array_api_strict:device1"``, ``"torch"``, ``"torch:cpu"``,
 ``"torch:cuda"``, ``"jax"``, ``"jax:cpu"``, ``"jax:gpu"``, ``"cupy"``, ``"cupy:N"``. A bare library
 name means that library's default device. Everything numerical outside this module computes
-through ``backend.xp``; the few backend-specific fast paths (``matmul_into``, ``sum0_into``) live
-here, behind a capability, with a generic fallback that the tests compare them against.
+through ``backend.xp``; the few backend-specific fast paths (``matmul_into``, ``sum0_into``,
+``maximum(..., in_place=True)``, ``zero_where_not`` and the torch namespace's ``maximum``,
+``minimum`` and ``vecdot``) live here, behind a capability, with a generic fallback that the tests
+compare them against.
 """
 
 from __future__ import annotations

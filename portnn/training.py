@@ -54,6 +54,7 @@ def fit(
     loss, optimizer = get_loss(loss), get_optimizer(optimizer)
     epochs = _checks.positive_int("epochs", epochs)  # type: ignore[assignment]
     batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
+    show_progress = _resolve_progress(progress)
     X, y = _prepare(model, X, y, loss, "X", "y")
     validation = None
     if validation_data is not None:
@@ -68,7 +69,7 @@ def fit(
     for cb in callbacks:
         cb.on_train_begin(model)
     guard = _DivergenceGuard(model)
-    bar = _progress_bar(progress, epochs)
+    bar = _Progress(epochs) if show_progress else None
     batches = [(i, min(i + size, n)) for i in range(0, n, size)]
     try:
         with model.backend.floating_point_errors_ignored():
@@ -214,9 +215,10 @@ class _Progress:
         self.bar.close()
 
 
-def _progress_bar(progress: bool | str, epochs: int) -> _Progress | None:
+def _resolve_progress(progress: bool | str) -> bool:
+    """Whether to show the bar: ``"auto"`` means when stderr is a terminal."""
     if progress == "auto":
-        progress = sys.stderr.isatty()
-    elif not isinstance(progress, bool):
+        return sys.stderr.isatty()
+    if not isinstance(progress, bool):
         raise ValueError(f"progress: expected True, False or 'auto', got {progress!r}")
-    return _Progress(epochs) if progress else None
+    return progress
