@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import math
 import types
 from typing import Any
 
@@ -184,6 +185,15 @@ class Backend:
             return a
         return a**b
 
+    def sub_scaled(self, a: Array, b: Array, scale: float) -> Array:
+        """``a - scale * b``, into ``a`` when writeable, with ``b`` as the scratch space for
+        ``scale * b`` (its values are lost): the SGD step in one call, no temporary."""
+        if self.writeable:
+            b *= scale
+            a -= b
+            return a
+        return a - scale * b
+
     def copy_into(self, dst: Array, src: Array) -> Array:
         """``src``'s values, in ``dst`` when writeable (immutable arrays are simply shared)."""
         if self.writeable:
@@ -286,7 +296,7 @@ def _strict(device_name: str) -> Backend:
 def _torch_namespace(torch: Any) -> Any:
     """array-api-compat's torch namespace with its slowest wrappers replaced for the cases portnn
     calls: ``maximum``/``minimum`` against a Python number (13 us in the wrapper, 1.6 us as
-    ``clamp_min``) and real ``vecdot`` (32 us, 1.4 us as ``torch.linalg.vecdot``). Anything else
+    ``clamp_min``) or a tensor of the same dtype, and real ``vecdot`` (32 us, 1.4 us as ``torch.linalg.vecdot``). Anything else
     falls through to the wrapper; tests/test_xp.py compares both."""
     compat = _import("array_api_compat.torch")
     fast = types.ModuleType("portnn_torch_namespace", doc=compat.__doc__)
@@ -295,11 +305,15 @@ def _torch_namespace(torch: Any) -> Any:
     def maximum(x1: Any, x2: Any) -> Any:
         if isinstance(x2, (int, float)) and isinstance(x1, torch.Tensor) and x1.is_floating_point():
             return torch.clamp_min(x1, x2)
+        if isinstance(x1, torch.Tensor) and isinstance(x2, torch.Tensor) and x1.dtype == x2.dtype:
+            return torch.maximum(x1, x2)  # nothing to promote: the wrapper would only add time
         return compat.maximum(x1, x2)
 
     def minimum(x1: Any, x2: Any) -> Any:
         if isinstance(x2, (int, float)) and isinstance(x1, torch.Tensor) and x1.is_floating_point():
             return torch.clamp_max(x1, x2)
+        if isinstance(x1, torch.Tensor) and isinstance(x2, torch.Tensor) and x1.dtype == x2.dtype:
+            return torch.minimum(x1, x2)  # nothing to promote: the wrapper would only add time
         return compat.minimum(x1, x2)
 
     def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
@@ -341,7 +355,9 @@ def _cupy(device_name: str) -> Backend:
     count = cupy.cuda.runtime.getDeviceCount()
     if index >= count:
         raise RuntimeError(f"CUDA has {count} device(s), no device {index}")
-    return Backend(f"cupy:{index}", "cupy", _import("array_api_compat.cupy"), cupy.cuda.Device(index), cupy)
+    xp = _import("array_api_compat.cupy")
+    _VDOT[id(xp)] = cupy.vdot
+    return Backend(f"cupy:{index}", "cupy", xp, cupy.cuda.Device(index), cupy)
 
 
 _RESOLVERS = {"numpy": _numpy, "array_api_strict": _strict, "torch": _torch, "jax": _jax, "cupy": _cupy}
@@ -457,6 +473,26 @@ def backend_of(x: Any) -> Backend:
         (device,) = x.devices()
         return get_backend(f"jax:{'cpu' if device.platform == 'cpu' else 'gpu'}:{device.id}")
     return get_backend(f"cupy:{x.device.id}")
+
+
+# Namespaces whose library has a one-call ``vdot`` (registered when their backend is resolved).
+_VDOT: dict[int, Any] = {id(np): np.vdot}
+
+
+def sum_of_squares(xp: Any, x: Array, fast: bool = True) -> Array:
+    """``sum(x * x)`` over every element of a real array ``x`` of namespace ``xp``.
+
+    NumPy and CuPy take ``vdot``: one call, 0.5 us for a (4, 1) NumPy array where the generic
+    ``reshape`` + ``vecdot`` (``fast=False``) take 2.2 us.
+
+    >>> float(sum_of_squares(np, np.array([[3.0], [4.0]])))
+    25.0
+    """
+    vdot = _VDOT.get(id(xp)) if fast else None
+    if vdot is not None:
+        return vdot(x, x)
+    flat = xp.reshape(x, (math.prod(x.shape),))
+    return xp.vecdot(flat, flat)
 
 
 def to_numpy(x: Any, copy: bool = True) -> np.ndarray:

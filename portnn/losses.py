@@ -11,13 +11,13 @@ from typing import Any
 
 from . import _math
 from ._checks import by_name
-from ._xp import namespace_of, to_numpy
+from ._xp import namespace_of, sum_of_squares, to_numpy
 
 Array = Any
 
 
 class Loss:
-    """Base class: subclasses implement ``_forward(xp, pred, target) -> (value, grad)``."""
+    """Base class: subclasses implement ``value_and_grad(xp, pred, target) -> (value, grad)``."""
 
     name = ""
     takes_labels = False  # integer class labels of shape (n,) are accepted for (n, k) predictions
@@ -37,14 +37,10 @@ class Loss:
         if namespace_of(target) is not xp:
             raise TypeError(f"{self.name}: target is a {type(target).__name__}, predictions a {type(pred).__name__}")
         self.check_pred(pred)
-        return self._forward(xp, pred, self.prepare_target(xp, target, pred.shape, pred.dtype))
+        return self.value_and_grad(xp, pred, self.prepare_target(xp, target, pred.shape, pred.dtype))
 
     def check_pred(self, pred: Array) -> None:
         """Reject predictions the loss is not defined for (probabilities outside [0, 1], say)."""
-
-    def value_and_grad(self, xp: Any, pred: Array, target: Array) -> tuple[Array, Array]:
-        """Value and gradient together; ``target`` must already be prepared (see below)."""
-        return self._forward(xp, pred, target)
 
     def prepare_target(self, xp: Any, target: Array, pred_shape: tuple, dtype: Any) -> Array:
         """Check ``target`` against the predictions' shape; return it in the form computed with.
@@ -55,7 +51,11 @@ class Loss:
         _check_same_shape(self.name, pred_shape, target.shape)
         return target if target.dtype == dtype else xp.astype(target, dtype)
 
-    def _forward(self, xp: Any, pred: Array, target: Array) -> tuple[Array, Array]:
+    def value_and_grad(self, xp: Any, pred: Array, target: Array) -> tuple[Array, Array]:
+        """Value and gradient together; ``target`` must already be prepared (see above).
+
+        Subclasses implement this; it is what training calls, once per step, unchecked.
+        """
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -87,11 +87,10 @@ class MSE(Loss):
 
     name = "mse"
 
-    def _forward(self, xp: Any, pred: Array, target: Array) -> tuple[Array, Array]:
+    def value_and_grad(self, xp: Any, pred: Array, target: Array) -> tuple[Array, Array]:
         n = math.prod(pred.shape)
         diff = pred - target
-        flat = xp.reshape(diff, (n,))
-        return xp.vecdot(flat, flat) * (1.0 / n), diff * (2.0 / n)
+        return sum_of_squares(xp, diff) * (1.0 / n), diff * (2.0 / n)
 
 
 class BinaryCrossEntropy(Loss):
@@ -114,12 +113,12 @@ class BinaryCrossEntropy(Loss):
         if not self.from_logits:
             _check_in_unit_interval(self.name, "predicted probabilities (from_logits=False)", pred)
 
-    def _forward(self, xp: Any, pred: Array, target: Array) -> tuple[Array, Array]:
+    def value_and_grad(self, xp: Any, pred: Array, target: Array) -> tuple[Array, Array]:
         n = math.prod(pred.shape)
         limit = _math.exp_limit(xp, pred.dtype)
         if self.from_logits:
             value = xp.sum(_math.softplus(xp, pred, limit) - pred * target) / n
-            return value, (_math.sigmoid(xp, pred, limit) - target) * (1.0 / n)
+            return value, (_math.sigmoid(xp, pred, -limit, limit) - target) * (1.0 / n)
         eps = float(xp.finfo(pred.dtype).eps)
         p = _math.clip(xp, pred, eps, 1.0 - eps)
         value = -xp.sum(target * xp.log(p) + (1.0 - target) * xp.log(1.0 - p)) / n
@@ -183,7 +182,7 @@ class CrossEntropy(_ClassLoss):
     def __init__(self, from_logits: bool = True) -> None:
         super().__init__(from_logits)
 
-    def _forward(self, xp: Any, pred: Array, target: Array) -> tuple[Array, Array]:
+    def value_and_grad(self, xp: Any, pred: Array, target: Array) -> tuple[Array, Array]:
         log_p, grad = self._log_probs_and_grad(xp, pred, target)
         return -xp.sum(target * log_p) / pred.shape[0], grad
 
@@ -200,7 +199,7 @@ class KLDivergence(_ClassLoss):
     def __init__(self, from_logits: bool = False) -> None:
         super().__init__(from_logits)
 
-    def _forward(self, xp: Any, pred: Array, target: Array) -> tuple[Array, Array]:
+    def value_and_grad(self, xp: Any, pred: Array, target: Array) -> tuple[Array, Array]:
         log_p, grad = self._log_probs_and_grad(xp, pred, target)
         positive = target > 0.0
         t_log_t = xp.where(positive, target * xp.log(xp.where(positive, target, 1.0)), 0.0)
@@ -225,7 +224,7 @@ class Exponential(Loss):
             raise ValueError(f"exponential: labels must be 0 or 1, got values {sorted(set(host.ravel().tolist()))[:5]}")
         return target
 
-    def _forward(self, xp: Any, pred: Array, target: Array) -> tuple[Array, Array]:
+    def value_and_grad(self, xp: Any, pred: Array, target: Array) -> tuple[Array, Array]:
         n = math.prod(pred.shape)
         limit = 0.5 * _math.exp_limit(xp, pred.dtype)
         sign = 2.0 * target - 1.0

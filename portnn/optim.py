@@ -49,10 +49,12 @@ class Optimizer:
         self.steps = 0
         self.state: dict[str, dict[str, Array]] = {}
         self._slots: list[Slot] = []
+        self._lr_value: float | None = None  # the lr that _lr_array holds, on the bound backend
+        self._lr_array: Array = None
 
     def bind(self, slots: list[Slot], backend: Backend) -> None:
         """Attach to a model's parameters; state is created once, or kept when it already fits."""
-        self._slots, self.backend = slots, backend
+        self._slots, self.backend, self._lr_value = slots, backend, None
         xp = backend.xp
         for slot in slots:
             p = slot.params[slot.name]
@@ -65,7 +67,7 @@ class Optimizer:
         for state in self.state.values():
             for name in state:
                 state[name] = backend.asarray(state[name], dtype)
-        self.backend = backend
+        self.backend, self._lr_value = backend, None
 
     def step(self) -> None:
         """Apply one update to every bound parameter, from the gradients in the layers."""
@@ -129,7 +131,9 @@ class SGD(Optimizer):
                 g = bk.iadd(g, s)
             else:
                 g = state["scratch"] = bk.copy_into(state["scratch"], v)
-        return bk.isub(p, bk.imul(g, self.lr))
+        if self.lr != self._lr_value:  # lr as a 0-D array (cheaper than a float), remade when lr changes
+            self._lr_value, self._lr_array = self.lr, bk.asarray(self.lr, p.dtype)
+        return bk.sub_scaled(p, g, self._lr_array)
 
 
 class Adam(Optimizer):

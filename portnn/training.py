@@ -162,12 +162,14 @@ class _DivergenceGuard:
         return [xp.asarray(s.params[s.name], copy=True) for s in self.slots]
 
     def snapshot(self) -> None:
-        bk = self.model.backend
         self.previous, self.latest = self.latest, self.previous
         if self.latest is None:
             self.latest = self._copies()
+        elif self.model.backend.writeable:
+            for buf, s in zip(self.latest, self.slots):  # copy_into, inlined: runs every epoch
+                buf[...] = s.params[s.name]
         else:
-            self.latest = [bk.copy_into(buf, s.params[s.name]) for buf, s in zip(self.latest, self.slots)]
+            self.latest = [s.params[s.name] for s in self.slots]  # immutable arrays: sharing is a copy
 
     def _finite(self, arrays: list) -> bool:
         xp = self.model.xp

@@ -150,3 +150,19 @@ def test_update_allocates_no_parameter_sized_array_on_numpy(make, rng):
     finally:
         tracemalloc.stop()
     assert peak < params["w"].nbytes / 10, f"{peak} bytes allocated by one update"
+
+
+def test_sgd_follows_lr_changes_and_moves(rng):
+    """SGD keeps lr as a 0-D array: it must follow a changed lr and a model moved elsewhere."""
+    X, y = rng.normal(size=(8, 2)), rng.normal(size=(8, 1))
+    net = pn.Sequential(pn.Dense(2, 1), dtype="float64", seed=0)
+    opt = pn.optim.SGD(lr=0.1)
+    net.fit(X, y, optimizer=opt, epochs=1, progress=False)
+    before = net.state_dict()
+    opt.lr = 0.0001  # a tiny step now: the weights barely move
+    net.fit(X, y, optimizer=opt, epochs=1, progress=False)
+    moved = max(float(np.max(np.abs(net.state_dict()[k] - before[k]))) for k in before)
+    assert 0 < moved < 1e-3
+    net.to("array_api_strict")
+    net.fit(X, y, optimizer=opt, epochs=1, progress=False)  # the cached lr follows the backend
+    assert opt._lr_array.__class__ is not np.ndarray

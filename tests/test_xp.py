@@ -106,3 +106,28 @@ def test_torch_fast_namespace_matches_array_api_compat(rng):
         np.testing.assert_allclose(
             pn.to_numpy(fast.vecdot(x, z, axis=axis)), pn.to_numpy(compat.vecdot(x, z, axis=axis)), rtol=1e-14
         )
+
+
+@pytest.mark.parametrize("shape", [(4, 1), (3, 5), (7,)])
+def test_sum_of_squares_fast_and_generic_paths_agree(bk, rng, shape):
+    from portnn._xp import sum_of_squares
+
+    dtype = "float64" if bk.float64 else "float32"
+    host = rng.normal(size=shape)
+    x = bk.asarray(host, bk.dtype(dtype))
+    expected = float(np.sum(host.astype(dtype).astype(np.float64) ** 2))
+    rtol = 1e-12 if dtype == "float64" else 1e-5
+    for fast in (True, False):
+        value = sum_of_squares(bk.xp, x, fast=fast)
+        assert_on_backend(bk.xp.asarray(value), bk)
+        np.testing.assert_allclose(float(value), expected, rtol=rtol, err_msg=f"fast={fast}")
+
+
+def test_sub_scaled_in_place_and_rebinding_agree(bk, rng):
+    dtype = bk.dtype("float64" if bk.float64 else "float32")
+    a, b = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    for backend in (bk, bk.variant(writeable=False)):
+        scale = backend.asarray(0.5, dtype)  # copies: sub_scaled overwrites both its arrays
+        out = backend.sub_scaled(backend.asarray(a.copy(), dtype), backend.asarray(b.copy(), dtype), scale)
+        assert_on_backend(out, bk)
+        np.testing.assert_allclose(pn.to_numpy(out), a - 0.5 * b, rtol=1e-6, err_msg=backend.spec)
