@@ -102,16 +102,23 @@ def _run_epochs(
     """The epoch loop; returns the index of the last epoch run."""
     xp, n, start_time = model.xp, X.shape[0], time.perf_counter()
     train_step = model._train_step
+    chunks = _chunks(batches, X)
     for epoch in range(epochs):
-        Xe, ye = X, y
-        if shuffle and len(batches) > 1:
-            order = model.backend.asarray(model.shuffle_rng.permutation(n))
-            Xe, ye = xp.take(X, order, axis=0), xp.take(y, order, axis=0)
         if len(batches) == 1:
-            step_losses = [train_step(Xe, ye, loss, optimizer)]
+            step_losses = [train_step(X, y, loss, optimizer)]
             total = step_losses[0]
+        elif shuffle:
+            # Rows gathered in the shuffled order one chunk of batches (about 1 MB) at a time, as
+            # they are needed: no epoch-long copy of the training set, and the rows are still in
+            # cache when the batch's product reads them.
+            order = model.backend.asarray(model.shuffle_rng.permutation(n))
+            step_losses = []
+            for start, stop, local in chunks:
+                Xc, yc = xp.take(X, order[start:stop], axis=0), xp.take(y, order[start:stop], axis=0)
+                step_losses += [train_step(Xc[a:b, ...], yc[a:b, ...], loss, optimizer) for a, b in local]
+            total = sum(v * (b - a) for v, (a, b) in zip(step_losses, batches)) / n
         else:
-            step_losses = [train_step(Xe[a:b, ...], ye[a:b, ...], loss, optimizer) for a, b in batches]
+            step_losses = [train_step(X[a:b, ...], y[a:b, ...], loss, optimizer) for a, b in batches]
             total = sum(v * (b - a) for v, (a, b) in zip(step_losses, batches)) / n
         epoch_loss = float(total)  # the one host read of the epoch
         if not math.isfinite(epoch_loss):
@@ -129,6 +136,26 @@ def _run_epochs(
         if model.stop_training:
             break
     return epoch
+
+
+_CHUNK_BYTES = 2**20
+
+
+def _chunks(batches: list[tuple[int, int]], X: Array) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """Consecutive batches grouped into chunks of about ``_CHUNK_BYTES`` of ``X``: each chunk's
+    row range and its batches' ranges within it.
+
+    One gather per chunk rather than per batch: a gather call costs about what copying a few
+    thousand values does, which small batches would pay at every step.
+    """
+    row_bytes = max(1, math.prod(X.shape[1:])) * 8  # an upper bound: float64
+    per_chunk = max(1, _CHUNK_BYTES // (row_bytes * (batches[0][1] - batches[0][0])))
+    chunks = []
+    for i in range(0, len(batches), per_chunk):
+        group = batches[i : i + per_chunk]
+        start = group[0][0]
+        chunks.append((start, group[-1][1], [(a - start, b - start) for a, b in group]))
+    return chunks
 
 
 def _prepare(model: Sequential, X: Any, y: Any, loss: Loss, x_name: str, y_name: str) -> tuple[Array, Array]:

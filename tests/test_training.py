@@ -59,6 +59,61 @@ def test_shuffling_is_seeded(rng):
     assert unshuffled.history["loss"] != runs[0]
 
 
+def test_shuffled_batches_are_the_permutation_in_order(rng):
+    """Each step trains on the next rows of the epoch's permutation, however rows are gathered."""
+    X, y = regression(rng, n=23)
+    net = linear_net(seed=3)
+    seen = []
+    net._train_step = lambda Xb, yb, loss, optimizer: seen.append(Xb.copy()) or np.float64(0.0)
+    expected_order = _copy_rng(net.shuffle_rng).permutation(23)
+    net.fit(X, y, epochs=1, batch_size=5, progress=False)
+    assert [len(b) for b in seen] == [5, 5, 5, 5, 3]
+    np.testing.assert_array_equal(np.concatenate(seen), X[expected_order])
+
+
+def _copy_rng(generator):
+    copy = np.random.default_rng()
+    copy.bit_generator.state = generator.bit_generator.state
+    return copy
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3 * 5 * 3 * 8, 2**30])
+def test_gathering_by_chunks_changes_nothing(rng, monkeypatch, chunk_bytes):
+    """One batch per gather, three, or the whole epoch at once: the same weights, bit for bit."""
+    from portnn import training
+
+    X, y = regression(rng, n=37)
+    reference = linear_net(seed=2)
+    reference.fit(X, y, epochs=3, batch_size=5, optimizer=pn.optim.SGD(lr=0.01), progress=False)
+    monkeypatch.setattr(training, "_CHUNK_BYTES", chunk_bytes)
+    assert (
+        len(training._chunks([(a, min(a + 5, 37)) for a in range(0, 37, 5)], X))
+        == {
+            1: 8,
+            360: 3,
+            2**30: 1,
+        }[chunk_bytes]
+    )
+    net = linear_net(seed=2)
+    net.fit(X, y, epochs=3, batch_size=5, optimizer=pn.optim.SGD(lr=0.01), progress=False)
+    for key, value in reference.state_dict().items():
+        np.testing.assert_array_equal(net.state_dict()[key], value)
+
+
+def test_shuffling_makes_no_copy_of_the_training_set(rng):
+    import tracemalloc
+
+    X, y = rng.normal(size=(80_000, 50)), rng.normal(size=(80_000, 1))  # 32 MB of X
+    net = pn.Sequential(pn.Dense(50, 1), dtype="float64", seed=0)
+    tracemalloc.start()
+    try:
+        net.fit(X, y, epochs=1, batch_size=1000, optimizer=pn.optim.SGD(lr=0.001), progress=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 4, f"peak {peak} bytes while training on {X.nbytes} bytes of X"
+
+
 def test_validation_loss(bk, rng):
     X, y = regression(rng)
     history = linear_net(bk, "float32").fit(
