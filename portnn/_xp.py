@@ -62,6 +62,8 @@ class Backend:
         Arrays can be updated in place (False for JAX: updates rebind instead).
     float64 : bool
         The device supports float64.
+    compiles : bool
+        Whole functions can be traced and compiled (JAX): see :meth:`compile`.
     """
 
     def __init__(self, spec: str, library: str, xp: Any, device: Any, native: Any) -> None:
@@ -70,6 +72,7 @@ class Backend:
         self.writeable = library != "jax"
         self.float64 = _supports_float64(library, native, device)
         self._has_out = library in ("numpy", "cupy", "torch")
+        self.compiles = library == "jax"
 
     def __repr__(self) -> str:
         return f"Backend({self.spec!r})"
@@ -233,6 +236,12 @@ class Backend:
             return self._native.multiply(x, mask, out=x) if self.writeable else x * mask
         return self.xp.where(mask, x, 0.0)
 
+    def compile(self, fn: Any) -> Any:
+        """``fn`` traced on its first call (and again for new input shapes) and run compiled,
+        where the library compiles: JAX (``jax.jit``), whose op-by-op dispatch otherwise costs
+        tens of microseconds per operation. ``None`` elsewhere: NumPy, CuPy and torch run op by op."""
+        return self._native.jit(fn) if self.compiles else None
+
     def variant(self, *, writeable: bool | None = None, fast_paths: bool = True) -> Backend:
         """A twin of this backend that rebinds instead of updating in place (``writeable=False``)
         and/or uses only the generic paths; the tests compare both against the original."""
@@ -240,6 +249,7 @@ class Backend:
         other.writeable = self.writeable if writeable is None else writeable
         if not fast_paths:
             other._has_out = False  # also turns off zero_where_not's multiply
+            other.compiles = False
             other.sum0_into = lambda a, out: other.xp.sum(a, axis=0)  # type: ignore[method-assign]
         return other
 

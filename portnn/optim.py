@@ -49,12 +49,12 @@ class Optimizer:
         self.steps = 0
         self.state: dict[str, dict[str, Array]] = {}
         self._slots: list[Slot] = []
-        self._lr_value: float | None = None  # the lr that _lr_array holds, on the bound backend
-        self._lr_array: Array = None
+        self.forget_constants()
 
     def bind(self, slots: list[Slot], backend: Backend) -> None:
         """Attach to a model's parameters; state is created once, or kept when it already fits."""
-        self._slots, self.backend, self._lr_value = slots, backend, None
+        self._slots, self.backend = slots, backend
+        self.forget_constants()
         xp = backend.xp
         for slot in slots:
             p = slot.params[slot.name]
@@ -67,7 +67,14 @@ class Optimizer:
         for state in self.state.values():
             for name in state:
                 state[name] = backend.asarray(state[name], dtype)
-        self.backend, self._lr_value = backend, None
+        self.backend = backend
+        self.forget_constants()
+
+    def forget_constants(self) -> None:
+        """Drop the arrays cached from settings (lr as a 0-D array): they are made again, on the
+        current backend, when next needed. Called on binding, moving, and around a traced step."""
+        self._lr_value: float | None = None  # the lr that _lr_array holds
+        self._lr_array: Array = None
 
     def step(self) -> None:
         """Apply one update to every bound parameter, from the gradients in the layers."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _checks
 from .callbacks import Callback, History
+from .compiled import compiled_train_step
 from .losses import Loss, get_loss
 from .optim import Optimizer, get_optimizer
 
@@ -36,6 +37,7 @@ def fit(
     validation_data: tuple[Any, Any] | None = None,
     callbacks: Sequence[Callback] = (),
     progress: bool | str = "auto",
+    compile: bool = True,
 ) -> History:
     """Train ``model`` on ``(X, y)``.
 
@@ -43,6 +45,8 @@ def fit(
     Rows are reshuffled every epoch from the model's seeded RNG when ``shuffle`` and there is more
     than one batch. Losses stay on the device and are read once per epoch. A non-finite loss or
     parameter stops training with :class:`DivergenceError`, restoring the last finite weights.
+    With ``compile`` (the default) each training step runs compiled where the backend compiles
+    (JAX, through ``jax.jit``; see :mod:`portnn.compiled`); elsewhere it changes nothing.
 
     >>> import portnn as pn
     >>> X, y = pn.datasets.xor()
@@ -52,6 +56,8 @@ def fit(
     5
     """
     loss, optimizer = get_loss(loss), get_optimizer(optimizer)
+    if not isinstance(compile, bool):
+        raise TypeError(f"compile: expected True or False, got {compile!r}")
     epochs = _checks.positive_int("epochs", epochs)  # type: ignore[assignment]
     batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
     show_progress = _resolve_progress(progress)
@@ -74,7 +80,7 @@ def fit(
     try:
         with model.backend.floating_point_errors_ignored():
             epoch = _run_epochs(
-                model, X, y, loss, optimizer, epochs, shuffle, batches, validation, callbacks, guard, bar
+                model, X, y, loss, optimizer, epochs, shuffle, batches, validation, callbacks, guard, bar, compile
             )
     finally:
         if bar is not None:
@@ -98,10 +104,11 @@ def _run_epochs(
     callbacks: list[Callback],
     guard: _DivergenceGuard,
     bar: _Progress | None,
+    compile: bool,
 ) -> int:
     """The epoch loop; returns the index of the last epoch run."""
     xp, n, start_time = model.xp, X.shape[0], time.perf_counter()
-    train_step = model._train_step
+    train_step = (compile and compiled_train_step(model, loss, optimizer)) or model._train_step
     chunks = _chunks(batches, X)
     for epoch in range(epochs):
         if len(batches) == 1:

@@ -1,0 +1,127 @@
+"""Compiled training steps (JAX): the same training as op by op, and nothing traced left behind."""
+
+import numpy as np
+import pytest
+
+import portnn as pn
+from portnn.compiled import compiled_train_step
+from portnn.losses import get_loss
+from portnn.testing import backend_skip_reason
+
+OPTIMIZERS = [
+    lambda: pn.optim.SGD(lr=0.1),
+    lambda: pn.optim.SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+    lambda: pn.optim.Adam(lr=0.01),
+    lambda: pn.optim.AdamW(lr=0.01),
+    lambda: pn.optim.RMSprop(lr=0.01, weight_decay=0.01),
+]
+
+
+@pytest.fixture
+def jax_bk():
+    reason = backend_skip_reason("jax:cpu")
+    if reason:
+        pytest.skip(reason)
+    bk = pn.get_backend("jax:cpu")
+    if not bk.float64:
+        pytest.skip("jax:cpu without float64 (JAX_ENABLE_X64 unset)")
+    return bk
+
+
+def classifier(backend, *extra):
+    return pn.Sequential(pn.Dense(4, 6), pn.Tanh(), *extra, pn.Dense(6, 3), backend=backend, dtype="float64", seed=5)
+
+
+def train(backend, make_optimizer, compile, epochs=3, callbacks=()):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(23, 4)), rng.integers(0, 3, size=23)
+    net, optimizer = classifier(backend), make_optimizer()
+    history = net.fit(
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=optimizer,
+        epochs=epochs,
+        batch_size=5,  # a last batch of 3 rows: a second trace
+        progress=False,
+        compile=compile,
+        callbacks=callbacks,
+    )
+    return net, optimizer, history
+
+
+def host(state):
+    return {k: pn.to_numpy(v) for k, v in state.items()}
+
+
+@pytest.mark.parametrize("make_optimizer", OPTIMIZERS)
+def test_compiled_and_op_by_op_training_agree(jax_bk, make_optimizer):
+    compiled, opt_c, hist_c = train(jax_bk, make_optimizer, compile=True)
+    eager, opt_e, hist_e = train(jax_bk, make_optimizer, compile=False)
+    assert opt_c.steps == opt_e.steps == 15
+    np.testing.assert_allclose(hist_c.history["loss"], hist_e.history["loss"], rtol=1e-12)
+    for key, value in host(eager.state_dict()).items():
+        np.testing.assert_allclose(pn.to_numpy(compiled.state_dict()[key]), value, rtol=1e-11, atol=1e-14)
+    for key in opt_e.state:
+        for name, value in opt_e.state[key].items():
+            np.testing.assert_allclose(pn.to_numpy(opt_c.state[key][name]), pn.to_numpy(value), atol=1e-12)
+
+
+def test_nothing_traced_is_left_on_the_model_or_optimizer(jax_bk):
+    import jax
+
+    net, optimizer, _ = train(jax_bk, OPTIMIZERS[0], compile=True)
+    arrays = [a for layer in net.layers for a in (*layer.params.values(), *layer.grads.values())]
+    arrays += [a for state in optimizer.state.values() for a in state.values()]
+    assert arrays and all(isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer) for a in arrays)
+    assert optimizer._lr_array is None
+    # and the model goes on eagerly: predict, value_and_grad, another optimizer
+    pn.value_and_grad(net, "cross_entropy", np.ones((2, 4)), np.array([0, 1]))
+    net.fit(np.ones((4, 4)), np.array([0, 1, 2, 0]), loss="cross_entropy", optimizer="adam", progress=False)
+
+
+def test_a_changed_learning_rate_is_followed(jax_bk):
+    class Halve(pn.Callback):
+        def on_epoch_end(self, model, epoch, logs):
+            model.optimizer.lr *= 0.5
+
+    compiled = train(jax_bk, OPTIMIZERS[0], compile=True, callbacks=[Halve()])[0]
+    eager = train(jax_bk, OPTIMIZERS[0], compile=False, callbacks=[Halve()])[0]
+    for key, value in host(eager.state_dict()).items():
+        np.testing.assert_allclose(pn.to_numpy(compiled.state_dict()[key]), value, rtol=1e-11)
+
+
+def bound(net, optimizer):
+    optimizer.bind(net._slots(), net.backend)  # as fit does before its first step
+    return optimizer
+
+
+def test_the_compiled_step_is_reused_by_later_fits(jax_bk):
+    net = classifier(jax_bk)
+    loss = get_loss("cross_entropy")
+    first = compiled_train_step(net, loss, bound(net, pn.optim.SGD(lr=0.1)))
+    cache = dict(net._compiled_steps)
+    second = compiled_train_step(net, get_loss("cross_entropy"), bound(net, pn.optim.SGD(lr=0.1)))
+    assert first is not None and second is not None and net._compiled_steps == cache
+    compiled_train_step(net, loss, bound(net, pn.optim.SGD(lr=0.2)))
+    assert net._compiled_steps != cache  # another setting: traced anew
+
+
+def test_what_cannot_be_traced_runs_op_by_op(jax_bk):
+    loss = get_loss("mse")
+    net = classifier(jax_bk, pn.Dropout(0.2))
+    assert compiled_train_step(net, loss, bound(net, pn.optim.SGD(lr=0.1))) is None
+    net = classifier(jax_bk)
+    schedule = bound(net, pn.optim.SGD(lr=pn.optim.exponential_decay(0.1, 0.9)))
+    assert compiled_train_step(net, loss, schedule) is None
+
+
+@pytest.mark.parametrize("spec", ["numpy", "array_api_strict"])
+def test_other_backends_run_op_by_op(spec):
+    net = classifier(spec)
+    assert compiled_train_step(net, get_loss("mse"), bound(net, pn.optim.SGD(lr=0.1))) is None
+
+
+def test_compile_must_be_a_bool():
+    with pytest.raises(TypeError, match="compile: expected True or False"):
+        classifier("numpy").fit(np.ones((2, 4)), np.array([0, 1]), loss="cross_entropy", compile="yes")
