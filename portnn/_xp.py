@@ -306,25 +306,28 @@ def _strict(device_name: str) -> Backend:
 def _torch_namespace(torch: Any) -> Any:
     """array-api-compat's torch namespace with its slowest wrappers replaced for the cases portnn
     calls: ``maximum``/``minimum`` against a Python number (13 us in the wrapper, 1.6 us as
-    ``clamp_min``) or a tensor of the same dtype, and real ``vecdot`` (32 us, 1.4 us as ``torch.linalg.vecdot``). Anything else
-    falls through to the wrapper; tests/test_xp.py compares both."""
+    ``clamp_min``) or a tensor of the same dtype, and real ``vecdot`` (32 us, 1.4 us as
+    ``torch.linalg.vecdot``). Anything else falls through to the wrapper; tests/test_xp.py
+    compares both."""
     compat = _import("array_api_compat.torch")
     fast = types.ModuleType("portnn_torch_namespace", doc=compat.__doc__)
     fast.__dict__.update({k: v for k, v in vars(compat).items() if not k.startswith("__")})
 
-    def maximum(x1: Any, x2: Any) -> Any:
-        if isinstance(x2, (int, float)) and isinstance(x1, torch.Tensor) and x1.is_floating_point():
-            return torch.clamp_min(x1, x2)
-        if isinstance(x1, torch.Tensor) and isinstance(x2, torch.Tensor) and x1.dtype == x2.dtype:
-            return torch.maximum(x1, x2)  # nothing to promote: the wrapper would only add time
-        return compat.maximum(x1, x2)
+    def elementwise_bound(name: str, clamp: Any) -> Any:
+        """``maximum`` (clamp ``clamp_min``) or ``minimum`` (``clamp_max``) without the wrapper."""
+        exact, wrapped = getattr(torch, name), getattr(compat, name)
 
-    def minimum(x1: Any, x2: Any) -> Any:
-        if isinstance(x2, (int, float)) and isinstance(x1, torch.Tensor) and x1.is_floating_point():
-            return torch.clamp_max(x1, x2)
-        if isinstance(x1, torch.Tensor) and isinstance(x2, torch.Tensor) and x1.dtype == x2.dtype:
-            return torch.minimum(x1, x2)  # nothing to promote: the wrapper would only add time
-        return compat.minimum(x1, x2)
+        def bound(x1: Any, x2: Any) -> Any:
+            if isinstance(x2, (int, float)) and isinstance(x1, torch.Tensor) and x1.is_floating_point():
+                return clamp(x1, x2)
+            if isinstance(x1, torch.Tensor) and isinstance(x2, torch.Tensor) and x1.dtype == x2.dtype:
+                return exact(x1, x2)  # nothing to promote: the wrapper would only add time
+            return wrapped(x1, x2)
+
+        return bound
+
+    maximum = elementwise_bound("maximum", torch.clamp_min)
+    minimum = elementwise_bound("minimum", torch.clamp_max)
 
     def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
         if x1.dtype == x2.dtype and x1.is_floating_point():

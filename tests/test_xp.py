@@ -98,7 +98,7 @@ def test_torch_fast_namespace_matches_array_api_compat(rng):
     assert fast is not compat
     x = compat.asarray(rng.normal(size=(5, 4)))
     z = compat.asarray(rng.normal(size=(5, 4)))
-    for name, args in [("maximum", (x, 0.25)), ("minimum", (x, -0.5)), ("maximum", (x, z))]:
+    for name, args in [("maximum", (x, 0.25)), ("minimum", (x, -0.5)), ("maximum", (x, z)), ("minimum", (x, z))]:
         np.testing.assert_array_equal(
             pn.to_numpy(getattr(fast, name)(*args)), pn.to_numpy(getattr(compat, name)(*args))
         )
