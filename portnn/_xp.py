@@ -16,6 +16,7 @@ import contextlib
 import importlib
 import math
 import types
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,9 @@ _LIBRARIES = ("numpy", "array_api_strict", "torch", "jax", "cupy")
 # The specs probed by available_backends(), in the order they are listed.
 _PROBED_SPECS = ("numpy", "array_api_strict", "torch:cpu", "jax:cpu", "cupy:0", "torch:cuda", "jax:gpu")
 _FLOAT_DTYPES = ("float32", "float64")
+# Host arrays up to this size reach a CUDA device through pinned memory without waiting (torch):
+# shuffle orders and Dropout masks inside an epoch; larger ones (data sets) take the blocking copy.
+_PINNED_COPY_BYTES = 16 * 2**20
 
 
 def _import(name: str) -> Any:
@@ -73,6 +77,7 @@ class Backend:
         self.float64 = _supports_float64(library, native, device)
         self._has_out = library in ("numpy", "cupy", "torch")
         self.compiles = library == "jax"
+        self._sync_forbidden = 0
 
     def __repr__(self) -> str:
         return f"Backend({self.spec!r})"
@@ -119,6 +124,12 @@ class Backend:
                 return self._native.asarray(host)
         if self.library == "torch" and not host.flags.writeable:
             host = host.copy()  # torch warns on read-only memory (it would share it)
+        if self.library == "torch" and self.device.type == "cuda" and host.nbytes <= _PINNED_COPY_BYTES:
+            # A copy from pageable memory makes the host wait for the device; from pinned memory it
+            # is queued like a kernel (torch's host allocator keeps the buffer until it is done).
+            with contextlib.suppress(TypeError):  # a dtype torch lacks takes the generic path
+                pinned = self._native.from_numpy(np.ascontiguousarray(host)).pin_memory()
+                return pinned.to(self.device, non_blocking=True)
         return self.xp.asarray(host, device=self.device)
 
     def synchronize(self, *arrays: Array) -> None:
@@ -129,6 +140,56 @@ class Backend:
             self._native.cuda.synchronize(self.device)
         elif self.library == "jax" and arrays:
             self._native.block_until_ready(arrays)
+
+    @property
+    def syncs_with_host(self) -> bool:
+        """True where arrays live on an accelerator that the host can be made to wait for."""
+        if self.library == "torch":
+            return self.device.type == "cuda"
+        if self.library == "jax":
+            return self.device.platform != "cpu"
+        return self.library == "cupy"
+
+    @contextlib.contextmanager
+    def host_sync_forbidden(self) -> Iterator[None]:
+        """A context in which any host read of device data raises ``RuntimeError``, except the
+        deliberate ones made through :meth:`read` (the loss once per epoch). It proves that a
+        training loop keeps the device busy: CuPy's ``cupyx.allow_synchronize(False)``, torch's
+        sync debug mode ``"error"``, JAX's device-to-host transfer guard. On host backends there is
+        nothing to wait for and it changes nothing.
+
+        >>> bk = get_backend("numpy")
+        >>> with bk.host_sync_forbidden():
+        ...     bk.read(np.float64(2.5))
+        2.5
+        """
+        if not self.syncs_with_host:
+            yield
+            return
+        self._sync_forbidden += 1
+        try:
+            with self._sync_mode(allowed=False):
+                yield
+        finally:
+            self._sync_forbidden -= 1
+
+    def read(self, x: Array, as_type: Any = float) -> Any:
+        """``as_type(x)`` for a 0-D array: a deliberate host read, allowed inside
+        :meth:`host_sync_forbidden`."""
+        if not self._sync_forbidden:
+            return as_type(x)
+        with self._sync_mode(allowed=True):
+            return as_type(x)
+
+    def _sync_mode(self, allowed: bool) -> Any:
+        if self.library == "cupy":
+            cupyx = _import("cupyx")
+            if not hasattr(cupyx, "allow_synchronize"):
+                raise NotImplementedError(f"CuPy {self._native.__version__} has no cupyx.allow_synchronize")
+            return cupyx.allow_synchronize(allowed)
+        if self.library == "torch":
+            return _torch_sync_debug_mode(self._native, "default" if allowed else "error")
+        return self._native.transfer_guard_device_to_host("allow" if allowed else "disallow")
 
     def reset_peak_memory(self) -> None:
         """Start a new peak-memory measurement on the device (GPU backends only)."""
@@ -252,6 +313,16 @@ class Backend:
             other.compiles = False
             other.sum0_into = lambda a, out: other.xp.sum(a, axis=0)  # type: ignore[method-assign]
         return other
+
+
+@contextlib.contextmanager
+def _torch_sync_debug_mode(torch: Any, mode: str) -> Iterator[None]:
+    previous = torch.cuda.get_sync_debug_mode()
+    torch.cuda.set_sync_debug_mode(mode)
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode(previous)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ tolerances by dtype, central-difference gradients and comparisons on the host.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ._xp import Backend, available_backends, get_backend, to_numpy
+from .callbacks import Callback
 
 # Every backend spec the test matrix knows; the ones not usable here are skipped with a reason.
 ALL_SPECS = (
@@ -87,7 +89,41 @@ def assert_on_backend(array: Any, backend: str | Backend) -> None:
         )
 
 
+class NoHostSync(Callback):
+    """A callback that makes every host read of device data between the start and the end of
+    training raise ``RuntimeError``, except the loop's deliberate ones (the loss once per epoch, the
+    final finiteness check): see :meth:`Backend.host_sync_forbidden`. ``fit`` passes with it only
+    if no training step waits for the device. ``entered`` tells whether the check was armed
+    (False on host backends, which have no device to wait for).
+
+    >>> import portnn as pn
+    >>> X, y = pn.datasets.xor()
+    >>> net = pn.Sequential(pn.Dense(2, 1), backend="numpy", seed=0)
+    >>> guard = NoHostSync()
+    >>> _ = net.fit(X, y, epochs=2, callbacks=[guard], progress=False)
+    >>> guard.entered
+    False
+    """
+
+    def __init__(self) -> None:
+        self.entered = False
+        self._stack = contextlib.ExitStack()
+
+    def on_train_begin(self, model: Any) -> None:
+        if model.backend.syncs_with_host:
+            self._stack.enter_context(model.backend.host_sync_forbidden())
+            self.entered = True
+
+    def on_train_end(self, model: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Disarm the check (idempotent): call it in a ``finally`` when ``fit`` may raise."""
+        self._stack.close()
+
+
 __all__ = [
+    "NoHostSync",
     "ALL_SPECS",
     "TOLERANCES",
     "assert_close",

@@ -127,15 +127,15 @@ def _run_epochs(
         else:
             step_losses = [train_step(X[a:b, ...], y[a:b, ...], loss, optimizer) for a, b in batches]
             total = sum(v * (b - a) for v, (a, b) in zip(step_losses, batches)) / n
-        epoch_loss = float(total)  # the one host read of the epoch
+        epoch_loss = model.backend.read(total)  # the one host read of the epoch
         if not math.isfinite(epoch_loss):
-            guard.fail(epoch, _first_bad_step(step_losses))
+            guard.fail(epoch, _first_bad_step(model.backend, step_losses))
         if epoch < epochs - 1:  # after the last epoch, check_final looks at the weights instead
             guard.snapshot()
         logs = {"loss": epoch_loss}
         if validation is not None:
             pred = model._forward(validation[0], False)[0]
-            logs["val_loss"] = float(loss.value_and_grad(xp, pred, validation[1])[0])
+            logs["val_loss"] = model.backend.read(loss.value_and_grad(xp, pred, validation[1])[0])
         for cb in callbacks:
             cb.on_epoch_end(model, epoch, logs)
         if bar is not None:
@@ -176,8 +176,8 @@ def _prepare(model: Sequential, X: Any, y: Any, loss: Loss, x_name: str, y_name:
     return X, y
 
 
-def _first_bad_step(step_losses: list) -> int:
-    return next((i for i, v in enumerate(step_losses) if not math.isfinite(float(v))), len(step_losses) - 1)
+def _first_bad_step(backend: Any, step_losses: list) -> int:
+    return next((i for i, v in enumerate(step_losses) if not math.isfinite(backend.read(v))), len(step_losses) - 1)
 
 
 class _DivergenceGuard:
@@ -206,8 +206,8 @@ class _DivergenceGuard:
             self.latest = [s.params[s.name] for s in self.slots]  # immutable arrays: sharing is a copy
 
     def _finite(self, arrays: list) -> bool:
-        xp = self.model.xp
-        return all(bool(xp.all(xp.isfinite(a))) for a in arrays)
+        xp, bk = self.model.xp, self.model.backend
+        return all(bk.read(xp.all(xp.isfinite(a)), bool) for a in arrays)
 
     def fail(self, epoch: int, step: int | None, what: str = "the loss") -> None:
         bk = self.model.backend

@@ -33,7 +33,9 @@ def test_round_trip_is_bitwise_on_the_same_backend(bk, tmp_path):
 def test_a_model_saved_on_one_backend_loads_on_every_other(tmp_path):
     X, _ = pn.datasets.xor()
     specs = [s for s in pn.testing.ALL_SPECS if pn.testing.backend_skip_reason(s) is None]
-    assert "array_api_strict:device1" in specs
+    if not os.environ.get("PORTNN_BACKENDS"):  # the whole matrix: array-api-strict is required
+        assert "array_api_strict:device1" in specs
+    specs = list(dict.fromkeys(["numpy", *specs]))  # a narrowed matrix still loads to and from NumPy
     for source in specs:
         path = tmp_path / f"{source.replace(':', '_')}.safetensors"
         net = trained(source)

@@ -1,0 +1,53 @@
+"""An epoch never waits for the device: the host only reads the loss once per epoch.
+
+On GPU backends the check is armed by :class:`portnn.testing.NoHostSync`; on host backends there is
+no device to wait for, and the tests skip.
+"""
+
+import numpy as np
+import pytest
+
+import portnn as pn
+from portnn.testing import NoHostSync
+
+
+def _device_backend(spec):
+    bk = pn.get_backend(spec)
+    if not bk.syncs_with_host:
+        pytest.skip(f"{spec} computes on the host: there is no device to wait for")
+    return bk
+
+
+def test_the_check_catches_a_host_read(spec):
+    bk = _device_backend(spec)
+    x = bk.asarray(np.arange(6.0).reshape(2, 3), bk.dtype("float32"))
+    with bk.host_sync_forbidden():
+        with pytest.raises(RuntimeError):
+            float(bk.xp.sum(x))
+        assert bk.read(bk.xp.sum(x)) == 15.0  # the deliberate read is allowed
+    assert float(bk.xp.sum(x)) == 15.0  # and outside the context everything is as before
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.25], ids=["plain", "dropout"])
+def test_an_epoch_never_waits_for_the_device(spec, dropout):
+    _device_backend(spec)
+    X, y = pn.datasets.synthetic_classification(256, 20, 3, seed=0)
+    layers = [pn.Dense(20, 32), pn.ReLU(), pn.Dropout(dropout), pn.Dense(32, 3)]
+    net = pn.Sequential(*layers, backend=spec, dtype="float32", seed=0)
+    guard = NoHostSync()
+    try:
+        history = net.fit(
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer=pn.optim.Adam(lr=1e-3),
+            epochs=3,
+            batch_size=16,
+            validation_data=(X[:32], y[:32]),
+            callbacks=[guard],
+            progress=False,
+        )
+    finally:
+        guard.close()
+    assert guard.entered
+    assert len(history.history["loss"]) == 3 and np.isfinite(history.history["val_loss"]).all()
