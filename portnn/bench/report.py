@@ -72,7 +72,7 @@ def markdown(record: dict[str, Any]) -> str:
     m = record["machine"]
     gpus = ", ".join(f"{g['name']} (driver {g['driver']})" for g in m["gpus"]) or "none"
     lines = [
-        f"Machine: {m['cpu']}, {m['cores']} cores, GPU: {gpus}. {'Quick' if record['quick'] else 'Full'} run, {record['seconds']} s.",
+        f"Machine: {m['cpu']}, {m['cores']} cores, GPU: {gpus}. {record.get('preset', 'quick' if record['quick'] else 'full').capitalize()} run, {record['seconds']} s.",
         "Ratios are portnn's time over the reference's: median over median (fastest over fastest).",
         "Peak traced host memory is tracemalloc's view: NumPy arrays, not torch's or JAX's own allocators.",
         "",

@@ -16,7 +16,7 @@ from . import references
 from .machine import describe_machine
 from .report import crossover, markdown, ratios
 from .timing import Runner, measure_interleaved
-from .workloads import FULL, QUICK, SWEEP_BATCHES, Workload, build_layers, initial_weights, make_data, sweep_workload
+from .workloads import PRESETS, SWEEP_BATCHES, Workload, build_layers, initial_weights, make_data, sweep_workload
 
 WORKLOADS = ("xor", "mnist", "large", "sweep")
 
@@ -64,13 +64,15 @@ def _entry(
     device: int | None,
 ) -> dict[str, Any]:
     per_epoch = timing["median"] / w.epochs
+    timed = {k: v for k, v in timing.items() if k != "warm_up"}
     return {
         "workload": w.name,
         "implementation": implementation,
         "backend": backend,
         "dtype": w.dtype,
         "epochs_timed": w.epochs,
-        "per_epoch_s": {k: (v / w.epochs if k != "samples" else [s / w.epochs for s in v]) for k, v in timing.items()},
+        "per_epoch_s": {k: (v / w.epochs if k != "samples" else [s / w.epochs for s in v]) for k, v in timed.items()},
+        "warm_up_s": round(timing.get("warm_up", float("nan")), 3),
         "per_step_s": per_epoch / w.steps_per_epoch,
         "samples_per_s": w.samples / per_epoch,
         "final_loss": loss,
@@ -100,14 +102,14 @@ def _candidates(w: Workload, specs: list[str], log: Any) -> list[_Candidate]:
             found.append(_Candidate("gemm-floor", spec, references.make_gemm_floor(w, bk), bk))
             strict = references.make_gemm_floor(w, bk, first_input_grad=False)
             found.append(_Candidate("gemm-needed", spec, strict, bk))
-    if w.name == "xor":
+    if w.host_references and w.name == "xor":
         found.append(_Candidate("seed-loop", "numpy", references.make_seed_xor(w, X, y), None))
-    else:
+    elif w.host_references:
         found.append(_Candidate("numpy-hand", "numpy", references.make_numpy_hand(w, X, y), None))
     for spec in (s for s in specs if s.startswith("torch:")):
         device = spec.partition(":")[2]
         found.append(_Candidate("torch-eager", spec, references.make_torch_eager(w, X, y, device), get_backend(spec)))
-    if w.name == "mnist" and _has("sklearn"):
+    if w.host_references and w.name == "mnist" and _has("sklearn"):
         found.append(_Candidate("sklearn", "numpy", references.make_sklearn(w, X, y), None))
     return found
 
@@ -123,7 +125,8 @@ def run_workload(w: Workload, specs: list[str], log: Any) -> list[dict[str, Any]
         loss = None if c.implementation.startswith("gemm") else float(result)
         entry = _entry(w, c.implementation, c.backend, timing, loss, host, device)
         log(
-            f"  {w.name:8s} {c.implementation:12s} {c.backend:26s} {entry['per_epoch_s']['median']:.4g} s/epoch  loss {loss}"
+            f"  {w.name:8s} {c.implementation:12s} {c.backend:26s} {entry['per_epoch_s']['median']:.4g} s/epoch  "
+            f"loss {loss}  (warm-up {entry['warm_up_s']:.3g} s)"
         )
         entries.append(entry)
     return entries
@@ -154,24 +157,57 @@ def _has(module: str) -> bool:
 
 
 def run_suite(
-    quick: bool, specs: list[str], workloads: list[str], log: Any = print, repeats: int | None = None
+    quick: bool,
+    specs: list[str],
+    workloads: list[str],
+    log: Any = print,
+    repeats: int | None = None,
+    preset: str | None = None,
+    on_workload: Any = None,
 ) -> dict[str, Any]:
-    """Run the benchmark and return its record (machine, settings, every figure, ratios)."""
+    """Run the benchmark and return its record (machine, settings, every figure, ratios).
+
+    ``preset`` picks the sizes: ``"full"``, ``"quick"`` or ``"gpu"`` (by default from ``quick``).
+    ``on_workload(record)``, if given, receives the record so far after each workload (so that a
+    run cut short still leaves what it measured).
+    """
     pin_full_precision()
     started = time.perf_counter()
-    table = QUICK if quick else FULL
+    preset = preset or ("quick" if quick else "full")
+    table = PRESETS[preset]
     if repeats is not None:
         table = {name: replace(w, repeats=repeats) for name, w in table.items()}
     results: list[dict[str, Any]] = []
+    sweep: list[dict[str, Any]] = []
+
+    def record() -> dict[str, Any]:
+        return _record(quick, preset, specs, table, workloads, results, sweep, started)
+
     for name in workloads:
         if name != "sweep":
             results += run_workload(table[name], specs, log)
-    sweep = run_sweep(quick, specs, log) if "sweep" in workloads else []
+            if on_workload is not None:
+                on_workload(record())
+    sweep += run_sweep(quick, specs, log) if "sweep" in workloads else []
+    return record()
+
+
+def _record(
+    quick: bool,
+    preset: str,
+    specs: list[str],
+    table: dict[str, Workload],
+    workloads: list[str],
+    results: list[dict[str, Any]],
+    sweep: list[dict[str, Any]],
+    started: float,
+) -> dict[str, Any]:
     return {
         "schema": 1,
         "portnn": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "quick": quick,
+        "preset": preset,
         "machine": describe_machine(),
         "settings": {
             "backends": specs,
@@ -186,6 +222,11 @@ def run_suite(
         "crossover": crossover(sweep),
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _write_json(path: str, record: dict[str, Any]) -> None:
+    with open(path, "w") as f:
+        json.dump(record, f, indent=1)
 
 
 def _parse_list(text: str | None, allowed: tuple[str, ...] | list[str], what: str) -> list[str]:
@@ -209,14 +250,23 @@ def main(args: argparse.Namespace) -> int:
     workloads = _parse_list(args.workloads, WORKLOADS, "workload")
     if args.repeats is not None and args.repeats <= 0:
         raise ValueError(f"--repeats: expected a positive int, got {args.repeats}")
-    print(f"portnn bench ({'quick' if args.quick else 'full'}): backends {', '.join(specs)}", file=sys.stderr)
+    size = "gpu" if args.gpu else "quick" if args.quick else "full"
+    print(f"portnn bench ({size}): backends {', '.join(specs)}", file=sys.stderr)
+    if args.quick and args.gpu:
+        raise ValueError("--quick and --gpu: choose one size")
+    preset = "gpu" if args.gpu else None
     record = run_suite(
-        args.quick, specs, workloads, log=lambda line: print(line, file=sys.stderr), repeats=args.repeats
+        args.quick,
+        specs,
+        workloads,
+        log=lambda line: print(line, file=sys.stderr),
+        repeats=args.repeats,
+        preset=preset,
+        on_workload=(lambda partial: _write_json(args.out, partial)) if args.out else None,
     )
     print(markdown(record))
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(record, f, indent=1)
+        _write_json(args.out, record)
     if args.plot:
         from .plot import plot
 

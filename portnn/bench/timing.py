@@ -43,13 +43,16 @@ def measure_interleaved(
     """Time several runners, one warm-up each, then ``repeats`` rounds taking each in turn.
 
     Returns per runner ``(timing, last result, peak traced host bytes, peak device bytes)``;
-    ``timing`` holds the median, min, max and all samples in seconds.
+    ``timing`` holds the median, min, max and all samples in seconds, and the untimed warm-up run's
+    seconds (traced, so slower than a timed run; on GPUs it includes compiling and autotuning).
     """
-    peaks = []
+    peaks, warm_ups = [], []
     for runner, traced, bk in zip(runners, trace, backends):
         if bk is not None:
             bk.reset_peak_memory()
+        start = time.perf_counter()
         host = _warm_up(runner, traced)
+        warm_ups.append(time.perf_counter() - start)  # compiling, autotuning, first allocations
         peaks.append((host, bk.peak_memory_bytes() if bk is not None else None))
     samples: list[list[float]] = [[] for _ in runners]
     results: list[Any] = [None] * len(runners)
@@ -61,8 +64,13 @@ def measure_interleaved(
             runner.sync(results[i])
             samples[i].append(time.perf_counter() - start)
     return [
-        ({"median": statistics.median(s), "min": min(s), "max": max(s), "samples": s}, result, host, device)
-        for s, result, (host, device) in zip(samples, results, peaks)
+        (
+            {"median": statistics.median(s), "min": min(s), "max": max(s), "samples": s, "warm_up": warm_up},
+            result,
+            host,
+            device,
+        )
+        for s, result, (host, device), warm_up in zip(samples, results, peaks, warm_ups)
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,6 +26,7 @@ class Workload:
     lr: float
     bias: bool = True
     repeats: int = 5
+    host_references: bool = True  # time the hand NumPy / seed loop / sklearn references beside it
 
     @property
     def steps_per_epoch(self) -> int:
@@ -53,6 +55,14 @@ QUICK = {
     "mnist": replace(FULL["mnist"], samples=6_000, repeats=3),
     "large": replace(FULL["large"], sizes=(512, 2048, 2048, 512), batch_size=512, samples=1024, repeats=2),
 }
+# GPU-sized: each timed unit lasts well past kernel-launch overhead and timer resolution. The large
+# network's host references would take minutes on a CPU, so only device implementations run it.
+GPU = {
+    "xor": replace(FULL["xor"], epochs=1_000, repeats=5),
+    "mnist": FULL["mnist"],
+    "large": replace(FULL["large"], epochs=4, repeats=5, host_references=False),
+}
+PRESETS = {"full": FULL, "quick": QUICK, "gpu": GPU}
 SWEEP_BATCHES = {"full": (16, 64, 256, 1024, 4096), "quick": (32, 256, 2048)}
 SWEEP_SAMPLES = {"full": 16_384, "quick": 4_096}
 
@@ -88,8 +98,12 @@ def build_layers(w: Workload) -> list[Any]:
     return layers
 
 
+@functools.cache
 def initial_weights(w: Workload) -> list[tuple[np.ndarray, np.ndarray | None]]:
-    """The seed-0 initial (weight, bias) pairs every implementation starts from (float64, host)."""
+    """The seed-0 initial (weight, bias) pairs every implementation starts from (float64, host).
+
+    Made once per workload (the large network's take seconds); callers copy what they change.
+    """
     from ..model import Sequential
 
     if w.name == "xor":
