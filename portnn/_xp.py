@@ -78,6 +78,8 @@ class Backend:
         self._has_out = library in ("numpy", "cupy", "torch")
         self.compiles = library == "jax"
         self._sync_forbidden = 0
+        self._fused_sub_scaled: Any = None  # p -= s * g in one kernel, where the library makes one
+        self._ones: dict[tuple[int, Any], Array] = {}
 
     def __repr__(self) -> str:
         return f"Backend({self.spec!r})"
@@ -252,6 +254,9 @@ class Backend:
     def sub_scaled(self, a: Array, b: Array, scale: float) -> Array:
         """``a - scale * b``, into ``a`` when writeable, with ``b`` as the scratch space for
         ``scale * b`` (its values are lost): the SGD step in one call, no temporary."""
+        if self._fused_sub_scaled is not None and self.writeable:
+            self._fused_sub_scaled(b, scale, a)  # one pass over the parameter, b left as it was
+            return a
         if self.writeable:
             b *= scale
             a -= b
@@ -274,11 +279,23 @@ class Backend:
 
     def sum0_into(self, a: Array, out: Array) -> Array:
         """``sum(a, axis=0)``, computed into ``out`` where the library takes ``out=``."""
-        if self.library in ("numpy", "cupy"):
+        if self.library == "cupy":
+            # CuPy's reduction over the outer axis is several times slower than cuBLAS's
+            # matrix-vector product with a vector of ones, which gives the same sums.
+            return self._native.matmul(self._ones_vector(a.shape[0], a.dtype), a, out=out)
+        if self.library == "numpy":
             return self._native.sum(a, axis=0, out=out)
         if self.library == "torch":
             return self._native.sum(a, dim=0, out=out)
         return self.xp.sum(a, axis=0)
+
+    def _ones_vector(self, n: int, dtype: Any) -> Array:
+        ones = self._ones.get((n, dtype))
+        if ones is None:
+            if len(self._ones) > 8:  # a fit uses one or two batch sizes; never let this grow
+                self._ones.clear()
+            ones = self._ones[n, dtype] = self.xp.ones(n, dtype=dtype, device=self.device)
+        return ones
 
     def maximum(self, x: Array, value: float, in_place: bool = False) -> Array:
         """``maximum(x, value)``; written into ``x`` when ``in_place`` (the caller owns ``x``) and the
@@ -311,6 +328,7 @@ class Backend:
         if not fast_paths:
             other._has_out = False  # also turns off zero_where_not's multiply
             other.compiles = False
+            other._fused_sub_scaled = None
             other.sum0_into = lambda a, out: other.xp.sum(a, axis=0)  # type: ignore[method-assign]
         return other
 
@@ -441,7 +459,9 @@ def _cupy(device_name: str) -> Backend:
         raise RuntimeError(f"CUDA has {count} device(s), no device {index}")
     xp = _import("array_api_compat.cupy")
     _VDOT[id(xp)] = cupy.vdot
-    return Backend(f"cupy:{index}", "cupy", xp, cupy.cuda.Device(index), cupy)
+    backend = Backend(f"cupy:{index}", "cupy", xp, cupy.cuda.Device(index), cupy)
+    backend._fused_sub_scaled = cupy.ElementwiseKernel("T g, T s", "T p", "p -= s * g", "portnn_sub_scaled")
+    return backend
 
 
 _RESOLVERS = {"numpy": _numpy, "array_api_strict": _strict, "torch": _torch, "jax": _jax, "cupy": _cupy}

@@ -131,3 +131,15 @@ def test_sub_scaled_in_place_and_rebinding_agree(bk, rng):
         out = backend.sub_scaled(backend.asarray(a.copy(), dtype), backend.asarray(b.copy(), dtype), scale)
         assert_on_backend(out, bk)
         np.testing.assert_allclose(pn.to_numpy(out), a - 0.5 * b, rtol=1e-6, err_msg=backend.spec)
+
+
+def test_sum0_into_fast_and_generic_paths_agree(bk, rng):
+    dtype = bk.dtype("float64" if bk.float64 else "float32")
+    generic = bk.variant(fast_paths=False)
+    for rows, cols in [(5, 3), (1, 4), (130, 7), (5, 3)]:  # a repeated shape reuses any cached state
+        a = bk.asarray(rng.normal(size=(rows, cols)), dtype)
+        fast = bk.sum0_into(a, bk.xp.zeros(cols, dtype=dtype, device=bk.device))
+        assert_on_backend(fast, bk)
+        slow = generic.sum0_into(a, bk.xp.zeros(cols, dtype=dtype, device=bk.device))
+        np.testing.assert_allclose(pn.to_numpy(fast), pn.to_numpy(slow), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(pn.to_numpy(fast), pn.to_numpy(a).sum(axis=0), rtol=1e-5, atol=1e-6)
