@@ -79,7 +79,6 @@ class Backend:
         self.compiles = library == "jax"
         self._sync_forbidden = 0
         self._fused_sub_scaled: Any = None  # p -= s * g in one kernel, where the library makes one
-        self._ones: dict[tuple[int, Any], Array] = {}
 
     def __repr__(self) -> str:
         return f"Backend({self.spec!r})"
@@ -279,23 +278,11 @@ class Backend:
 
     def sum0_into(self, a: Array, out: Array) -> Array:
         """``sum(a, axis=0)``, computed into ``out`` where the library takes ``out=``."""
-        if self.library == "cupy":
-            # CuPy's reduction over the outer axis is several times slower than cuBLAS's
-            # matrix-vector product with a vector of ones, which gives the same sums.
-            return self._native.matmul(self._ones_vector(a.shape[0], a.dtype), a, out=out)
-        if self.library == "numpy":
+        if self.library in ("numpy", "cupy"):
             return self._native.sum(a, axis=0, out=out)
         if self.library == "torch":
             return self._native.sum(a, dim=0, out=out)
         return self.xp.sum(a, axis=0)
-
-    def _ones_vector(self, n: int, dtype: Any) -> Array:
-        ones = self._ones.get((n, dtype))
-        if ones is None:
-            if len(self._ones) > 8:  # a fit uses one or two batch sizes; never let this grow
-                self._ones.clear()
-            ones = self._ones[n, dtype] = self.xp.ones(n, dtype=dtype, device=self.device)
-        return ones
 
     def maximum(self, x: Array, value: float, in_place: bool = False) -> Array:
         """``maximum(x, value)``; written into ``x`` when ``in_place`` (the caller owns ``x``) and the
