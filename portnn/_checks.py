@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._xp import Backend, _library_of, to_numpy
+from ._xp import Backend, library_of, to_numpy
 
 Array = Any
 
@@ -16,7 +16,7 @@ def _kind_check(name: str, x: Any) -> Any:
     """Reject strings, objects and complex numbers; return ``x`` (as NumPy if it was a list)."""
     if isinstance(x, (str, bytes, dict, set)) or x is None:
         raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}")
-    if _library_of(x) is None:
+    if library_of(x) is None:
         try:
             x = np.asarray(x)
         except (ValueError, TypeError) as exc:

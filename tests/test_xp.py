@@ -143,3 +143,37 @@ def test_sum0_into_fast_and_generic_paths_agree(bk, rng):
         slow = generic.sum0_into(a, bk.xp.zeros(cols, dtype=dtype, device=bk.device))
         np.testing.assert_allclose(pn.to_numpy(fast), pn.to_numpy(slow), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(pn.to_numpy(fast), pn.to_numpy(a).sum(axis=0), rtol=1e-5, atol=1e-6)
+
+
+def test_backends_pickle_and_deep_copy_to_the_cached_one(bk):
+    import copy
+    import pickle
+
+    assert pickle.loads(pickle.dumps(bk)) is bk
+    assert copy.deepcopy(bk) is bk
+    assert copy.deepcopy([bk, bk]) == [bk, bk]
+    assert pickle.loads(pickle.dumps(bk.variant(fast_paths=False))) is bk  # a variant comes back as its spec
+
+
+def test_unpickling_where_the_backend_is_missing_is_a_clear_error():
+    import pickle
+
+    class Gone:  # pickles as a backend that this machine lacks
+        def __reduce__(self):
+            return (pn.get_backend, ("array_api_strict:device9",))
+
+    with pytest.raises(ValueError, match="'array_api_strict:device9' cannot be used here"):
+        pickle.loads(pickle.dumps(Gone()))
+
+
+def test_generic_variant_uses_no_fast_path(bk):
+    from portnn._xp import Backend
+    from portnn._xp.base import FAST_PATHS
+
+    generic = bk.variant(fast_paths=False)
+    assert generic == bk and generic.writeable == bk.writeable and generic.float64 == bk.float64
+    assert isinstance(generic, type(bk)) and not generic.fast_paths and not generic.compiles
+    for name in FAST_PATHS:
+        assert getattr(type(generic), name) is getattr(Backend, name), name
+    assert generic.compile(lambda x: x) is None
+    assert bk.variant(writeable=False).fast_paths and not bk.variant(writeable=False).writeable

@@ -1,0 +1,43 @@
+"""Backends: the one package that imports array libraries other than NumPy-on-the-host.
+
+A *backend* is an array namespace bound to one device. It is named by a spec string:
+``"numpy"``, ``"array_api_strict"``, ``"array_api_strict:device1"``, ``"torch"``, ``"torch:cpu"``,
+``"torch:cuda"``, ``"jax"``, ``"jax:cpu"``, ``"jax:gpu"``, ``"cupy"``, ``"cupy:N"``. A bare library
+name means that library's default device. Everything numerical outside this package computes
+through ``backend.xp``. The generic :class:`Backend` is written once against the Array API; each
+library's subclass overrides only where it differs, including the few fast paths (``matmul_into``,
+``sum0_into``, ``maximum(..., in_place=True)``, ``zero_where_not``, ``sub_scaled``, ``compile``)
+whose generic versions ``variant(fast_paths=False)`` uses, for the tests to compare against.
+
+Modules:
+
+- ``base``: the generic :class:`Backend`, the fallback for every method.
+- ``outparam``: the ``out=`` fast paths that NumPy, CuPy and torch share.
+- ``numpy_backend``, ``strict``, ``torch_backend``, ``jax_backend``, ``cupy_backend``: one subclass
+  per library (array_api_strict's in ``strict``), with how its specs name devices.
+- ``resolve``: specs to cached backends (:func:`get_backend`), probing (:func:`available_backends`),
+  :func:`backend_of`.
+- ``arrays``: arrays of any library: :func:`to_numpy`, :func:`namespace_of`, :func:`sum_of_squares`.
+- ``libraries``: libraries by name: :func:`import_library`, :func:`library_versions`,
+  :func:`pin_full_precision`.
+"""
+
+from .arrays import Array, library_of, namespace_of, sum_of_squares, to_numpy
+from .base import Backend
+from .libraries import import_library, library_versions, pin_full_precision
+from .resolve import available_backends, backend_of, get_backend
+
+__all__ = [
+    "Array",
+    "Backend",
+    "available_backends",
+    "backend_of",
+    "get_backend",
+    "import_library",
+    "library_of",
+    "library_versions",
+    "namespace_of",
+    "pin_full_precision",
+    "sum_of_squares",
+    "to_numpy",
+]

@@ -1,0 +1,267 @@
+"""The generic :class:`Backend`: what every Array API namespace can do, written once.
+
+Each library's subclass (``numpy_backend``, ``strict``, ``torch_backend``, ``jax_backend``,
+``cupy_backend``) overrides only where that library differs or has a faster way; the method here
+is the fallback, and the one that ``variant(fast_paths=False)`` uses for :data:`FAST_PATHS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, cast
+
+import numpy as np
+
+from .arrays import Array, _host_dtype, library_of, to_numpy
+
+_FLOAT_DTYPES = ("float32", "float64")
+
+#: The methods a library may replace by a fast path; ``variant(fast_paths=False)`` takes these
+#: generic versions instead, so that the tests can compare the two.
+FAST_PATHS = ("matmul_into", "sum0_into", "maximum", "zero_where_not", "sub_scaled", "compile")
+
+
+class Backend:
+    """An array namespace bound to one device, with what it can do.
+
+    Attributes
+    ----------
+    spec : str
+        Canonical spec, e.g. ``"torch:cpu"``.
+    library : str
+        ``"numpy"``, ``"array_api_strict"``, ``"torch"``, ``"jax"`` or ``"cupy"``.
+    xp : module
+        The Array API namespace to compute with.
+    device : object
+        The device arrays are placed on.
+    writeable : bool
+        Arrays can be updated in place (False for JAX: updates rebind instead).
+    float64 : bool
+        The device supports float64.
+    compiles : bool
+        Whole functions can be traced and compiled (JAX): see :meth:`compile`.
+    fast_paths : bool
+        The library's fast paths are on (off in ``variant(fast_paths=False)``).
+    """
+
+    library: ClassVar[str] = ""
+    compiles: ClassVar[bool] = False
+    fast_paths: ClassVar[bool] = True
+    _float64_hint: ClassVar[str] = ""
+    #: Turns a spec into its cached backend when one is unpickled or deep-copied: ``get_backend``,
+    #: set by the module that resolves specs (it imports this one, so this one cannot import it).
+    resolver: ClassVar[Callable[[str], Backend]]
+
+    def __init__(self, spec: str, xp: Any, device: Any, native: Any, *, writeable: bool = True) -> None:
+        self.spec, self.xp, self.device = spec, xp, device
+        self._native = native
+        self.writeable = writeable
+        self.float64 = self._supports_float64()
+        self._sync_forbidden = 0
+
+    def __repr__(self) -> str:
+        return f"Backend({self.spec!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Backend) and other.spec == self.spec
+
+    def __hash__(self) -> int:
+        return hash(self.spec)
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # A backend is its spec: unpickling (or deep-copying) gives the cached backend, and a clear
+        # ValueError where the spec cannot be used. A variant comes back as the backend itself.
+        return (Backend.resolver, (self.spec,))
+
+    # -- dtypes -------------------------------------------------------------------------------
+    def _supports_float64(self) -> bool:
+        return True
+
+    def dtype(self, name: str) -> Any:
+        """The namespace's floating dtype called ``name``; clear error where the device lacks it."""
+        if name not in _FLOAT_DTYPES:
+            raise ValueError(f"dtype: expected one of {_FLOAT_DTYPES}, got {name!r}")
+        if name == "float64" and not self.float64:
+            raise ValueError(f"dtype: backend {self.spec!r} does not support float64{self._float64_hint}; use float32")
+        return getattr(self.xp, name)
+
+    # -- moving arrays ------------------------------------------------------------------------
+    def owns(self, x: Array) -> bool:
+        """True when ``x`` is already an array of this backend on this device."""
+        return library_of(x) == self.library and self._on_device(x)
+
+    def _on_device(self, x: Array) -> bool:
+        return x.device == self.device  # type: ignore[no-any-return]
+
+    def asarray(self, x: Any, dtype: Any = None) -> Array:
+        """``x`` (any backend, NumPy, nested lists) as an array of this backend and device."""
+        if self.owns(x):
+            arr = x
+        else:
+            host = to_numpy(x, copy=False)
+            if dtype is not None and host.dtype.kind == "f":
+                host = host.astype(_host_dtype(dtype), copy=False)  # cast before it reaches the device
+            arr = self._from_host(host)
+        if dtype is not None and arr.dtype != dtype:
+            arr = self.xp.astype(arr, dtype)
+        return arr
+
+    def _from_host(self, host: np.ndarray) -> Array:
+        return self.xp.asarray(host, device=self.device)
+
+    def synchronize(self, *arrays: Array) -> None:
+        """Wait until the device has finished the work that produces ``arrays`` (for timing)."""
+
+    @property
+    def syncs_with_host(self) -> bool:
+        """True where arrays live on an accelerator that the host can be made to wait for."""
+        return False
+
+    @contextlib.contextmanager
+    def host_sync_forbidden(self) -> Iterator[None]:
+        """A context in which any host read of device data raises ``RuntimeError``, except the
+        deliberate ones made through :meth:`read` (the loss once per epoch). It proves that a
+        training loop keeps the device busy: CuPy's ``cupyx.allow_synchronize(False)``, torch's
+        sync debug mode ``"error"``, JAX's device-to-host transfer guard. On host backends there is
+        nothing to wait for and it changes nothing.
+
+        >>> from portnn._xp import get_backend
+        >>> bk = get_backend("numpy")
+        >>> with bk.host_sync_forbidden():
+        ...     bk.read(np.float64(2.5))
+        2.5
+        """
+        if not self.syncs_with_host:
+            yield
+            return
+        self._sync_forbidden += 1
+        try:
+            with self._sync_mode(allowed=False):
+                yield
+        finally:
+            self._sync_forbidden -= 1
+
+    def read(self, x: Array, as_type: Any = float) -> Any:
+        """``as_type(x)`` for a 0-D array: a deliberate host read, allowed inside
+        :meth:`host_sync_forbidden`."""
+        if not self._sync_forbidden:
+            return as_type(x)
+        with self._sync_mode(allowed=True):
+            return as_type(x)
+
+    def _sync_mode(self, allowed: bool) -> Any:
+        """A context allowing (or forbidding) host reads of device data; only where
+        :attr:`syncs_with_host`."""
+        return contextlib.nullcontext()
+
+    def reset_peak_memory(self) -> None:
+        """Start a new peak-memory measurement on the device (GPU backends only)."""
+
+    def peak_memory_bytes(self) -> int | None:
+        """Peak device memory since :meth:`reset_peak_memory` (None on CPU backends).
+
+        For CuPy this is the memory pool's total (what the pool holds), an upper bound.
+        """
+        return None
+
+    def floating_point_errors_ignored(self) -> Any:
+        """A context in which NumPy does not warn or raise on overflow/invalid results.
+
+        The training loop detects non-finite values itself and stops with a clear error; NumPy's
+        own warnings (or errors under ``np.errstate(all="raise")``) would pre-empt that and skip the
+        restoring of the last finite weights.
+        """
+        return contextlib.nullcontext()
+
+    # -- in-place updates where arrays are writeable, rebinding where not ----------------------
+    def iadd(self, a: Array, b: Any) -> Array:
+        """``a + b``, written into ``a`` when arrays are writeable. Returns the result."""
+        if self.writeable:
+            a += b
+            return a
+        return a + b
+
+    def isub(self, a: Array, b: Any) -> Array:
+        """``a - b``, into ``a`` when writeable."""
+        if self.writeable:
+            a -= b
+            return a
+        return a - b
+
+    def imul(self, a: Array, b: Any) -> Array:
+        """``a * b``, into ``a`` when writeable."""
+        if self.writeable:
+            a *= b
+            return a
+        return a * b
+
+    def ipow(self, a: Array, b: float) -> Array:
+        """``a ** b``, into ``a`` when writeable."""
+        if self.writeable:
+            a **= b
+            return a
+        return a**b
+
+    def sub_scaled(self, a: Array, b: Array, scale: float) -> Array:
+        """``a - scale * b``, into ``a`` when writeable, with ``b`` as the scratch space for
+        ``scale * b`` (its values are lost): the SGD step in one call, no temporary."""
+        if self.writeable:
+            b *= scale
+            a -= b
+            return a
+        return a - scale * b
+
+    def copy_into(self, dst: Array, src: Array) -> Array:
+        """``src``'s values, in ``dst`` when writeable (immutable arrays are simply shared)."""
+        if self.writeable:
+            dst[...] = src
+            return dst
+        return src
+
+    # -- fast paths: these are the generic fallbacks ---------------------------------------------
+    def matmul_into(self, a: Array, b: Array, out: Array) -> Array:
+        """``a @ b``, computed into ``out`` where the library takes ``out=`` (no allocation)."""
+        return a @ b
+
+    def sum0_into(self, a: Array, out: Array) -> Array:
+        """``sum(a, axis=0)``, computed into ``out`` where the library takes ``out=``."""
+        return self.xp.sum(a, axis=0)
+
+    def maximum(self, x: Array, value: float, in_place: bool = False) -> Array:
+        """``maximum(x, value)``; written into ``x`` when ``in_place`` (the caller owns ``x``) and the
+        library can (NumPy, CuPy, torch): no new activation-sized array per layer and step."""
+        return self.xp.maximum(x, value)
+
+    def zero_where_not(self, mask: Array, x: Array) -> Array:
+        """``where(mask, x, 0)``. NumPy, CuPy and torch multiply by the boolean mask instead
+        (a quarter of ``where``'s time in NumPy), into ``x`` when writeable: callers hand over
+        the gradient they pass in."""
+        return self.xp.where(mask, x, 0.0)
+
+    def compile(self, fn: Any) -> Any:
+        """``fn`` traced on its first call (and again for new input shapes) and run compiled,
+        where the library compiles: JAX (``jax.jit``), whose op-by-op dispatch otherwise costs
+        tens of microseconds per operation. ``None`` elsewhere: NumPy, CuPy and torch run op by op."""
+        return None
+
+    def variant(self, *, writeable: bool | None = None, fast_paths: bool = True) -> Backend:
+        """A twin of this backend that rebinds instead of updating in place (``writeable=False``)
+        and/or uses only the generic paths; the tests compare both against the original."""
+        cls = type(self) if fast_paths else _generic_twin(type(self))
+        keep = self.writeable if writeable is None else writeable
+        return cls(self.spec, self.xp, self.device, self._native, writeable=keep)
+
+
+_GENERIC_TWINS: dict[type[Backend], type[Backend]] = {}
+
+
+def _generic_twin(cls: type[Backend]) -> type[Backend]:
+    """``cls`` with the generic :class:`Backend` methods for :data:`FAST_PATHS`, not compiling."""
+    if not cls.fast_paths:
+        return cls
+    if cls not in _GENERIC_TWINS:
+        generic = {name: vars(Backend)[name] for name in FAST_PATHS}
+        namespace = {**generic, "compiles": False, "fast_paths": False, "__module__": __name__, "__doc__": cls.__doc__}
+        _GENERIC_TWINS[cls] = cast(type[Backend], type(f"Generic{cls.__name__}", (cls,), namespace))
+    return _GENERIC_TWINS[cls]

@@ -1,0 +1,50 @@
+"""JAX on a CPU or GPU device: immutable arrays (updates rebind), whole functions compiled with
+``jax.jit``, float64 only under ``JAX_ENABLE_X64``, the device-to-host transfer guard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .arrays import Array
+from .base import Backend
+from .libraries import _import
+
+
+class JaxBackend(Backend):
+    """``jax.numpy`` on one device."""
+
+    library = "jax"
+    compiles = True
+    _float64_hint = " (set JAX_ENABLE_X64=1 before importing jax)"
+
+    @classmethod
+    def for_device(cls, device_name: str) -> JaxBackend:
+        """The backend of spec ``jax`` (JAX's default device), ``jax:cpu``, ``jax:gpu[:N]``."""
+        jax = _import("jax")
+        platform, _, index = device_name.partition(":")
+        platform = {"cuda": "gpu"}.get(platform, platform)
+        devices = jax.devices(platform) if platform else jax.devices()
+        device = devices[int(index or 0)]
+        kind = "gpu" if device.platform in ("gpu", "cuda", "rocm") else device.platform
+        spec = f"jax:{kind}" if not index or index == "0" else f"jax:{kind}:{index}"
+        return cls(spec, _import("jax.numpy"), device, jax, writeable=False)
+
+    def _supports_float64(self) -> bool:
+        return bool(self._native.config.read("jax_enable_x64"))
+
+    def _on_device(self, x: Array) -> bool:
+        return x.devices() == {self.device}  # type: ignore[no-any-return]
+
+    def synchronize(self, *arrays: Array) -> None:
+        if arrays:
+            self._native.block_until_ready(arrays)
+
+    @property
+    def syncs_with_host(self) -> bool:
+        return bool(self.device.platform != "cpu")
+
+    def _sync_mode(self, allowed: bool) -> Any:
+        return self._native.transfer_guard_device_to_host("allow" if allowed else "disallow")
+
+    def compile(self, fn: Any) -> Any:
+        return self._native.jit(fn)

@@ -1,0 +1,59 @@
+"""The array libraries by name: importing them, their versions, pinning full matmul precision."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LIBRARIES = ("numpy", "array_api_strict", "torch", "jax", "cupy")
+
+
+def _import(name: str) -> Any:
+    return importlib.import_module(name)
+
+
+def import_library(name: str) -> Any:
+    """Import an array library by name (for benchmark references that must run it natively).
+
+    Raises ``ImportError`` with an install hint when it is missing.
+    """
+    if name not in _LIBRARIES + ("sklearn",):
+        raise ValueError(f"import_library: unknown library {name!r}; expected one of {_LIBRARIES}")
+    try:
+        return _import(name)
+    except ImportError as exc:
+        raise ImportError(f"{name} is not installed; try `pip install portnn[{name}]`") from exc
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the array libraries portnn can use ("not installed" where missing)."""
+    versions = {}
+    for name in ("numpy", "array_api_compat", "array_api_strict", "torch", "jax", "cupy"):
+        try:
+            versions[name] = str(getattr(_import(name), "__version__", "?"))
+        except ImportError:
+            versions[name] = "not installed"
+    return versions
+
+
+def pin_full_precision() -> None:
+    """Turn TF32 and reduced-precision matmuls off in the GPU libraries that are installed.
+
+    Parity tests compare float32 results across backends; TF32 (on by default for some libraries
+    on Ampere and later) rounds matmul inputs to 10 mantissa bits and would break them.
+    """
+    for name, pin in (("torch", _pin_torch), ("jax", _pin_jax)):
+        try:
+            pin(_import(name))
+        except ImportError:
+            continue
+
+
+def _pin_torch(torch: Any) -> None:
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+
+
+def _pin_jax(jax: Any) -> None:
+    jax.config.update("jax_default_matmul_precision", "highest")

@@ -1,0 +1,35 @@
+"""array_api_strict: the Array API standard and nothing more, computing with NumPy; its devices
+(``CPU_DEVICE``, ``device1``, ``no_float64``) test device handling without a GPU."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Backend
+from .libraries import _import
+
+
+class StrictBackend(Backend):
+    """array_api_strict on one of its devices; only the generic paths."""
+
+    library = "array_api_strict"
+
+    @classmethod
+    def for_device(cls, device_name: str) -> StrictBackend:
+        """The backend of spec ``array_api_strict`` (its ``CPU_DEVICE``) or ``array_api_strict:NAME``."""
+        xps = _import("array_api_strict")
+        names = [str(d).split("'")[1] for d in xps.__array_namespace_info__().devices()]
+        name = device_name or "CPU_DEVICE"
+        if name not in names:
+            raise ValueError(f"array_api_strict has devices {names}, not {name!r}")
+        spec = "array_api_strict" if name == "CPU_DEVICE" else f"array_api_strict:{name}"
+        return cls(spec, xps, xps.Device(name), xps)
+
+    def _supports_float64(self) -> bool:
+        kinds = self._native.__array_namespace_info__().dtypes(device=self.device, kind="real floating")
+        return "float64" in kinds
+
+    def floating_point_errors_ignored(self) -> Any:
+        return np.errstate(all="ignore")  # array_api_strict computes with NumPy
