@@ -16,10 +16,12 @@ from . import callbacks, datasets, initializers, losses, optim
 from ._xp import Backend, available_backends, get_backend, to_numpy
 from .activations import ELU, GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .callbacks import Callback, EarlyStopping, History
-from .io import load
-from .layers import Dense, Dropout, Layer
+from .layers import Dense, Dropout, Layer, register_layer
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy, Exponential, KLDivergence, Loss
-from .model import Sequential, value_and_grad
+from .model import Sequential, load
+from .network import Network
+from .parameter import Buffer, Parameter
+from .step import TrainStep, value_and_grad
 from .training import DivergenceError
 
 __version__ = "0.1.0"
@@ -28,8 +30,11 @@ __all__ = [
     "ELU",
     "GELU",
     "MSE",
+    "Network",
+    "Parameter",
     "Backend",
     "BinaryCrossEntropy",
+    "Buffer",
     "Callback",
     "CrossEntropy",
     "Dense",
@@ -49,6 +54,7 @@ __all__ = [
     "Softmax",
     "Softplus",
     "Tanh",
+    "TrainStep",
     "__version__",
     "available_backends",
     "callbacks",
@@ -58,6 +64,7 @@ __all__ = [
     "load",
     "losses",
     "optim",
+    "register_layer",
     "to_numpy",
     "value_and_grad",
 ]

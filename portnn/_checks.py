@@ -12,7 +12,7 @@ from ._xp import Backend, library_of, to_numpy
 Array = Any
 
 
-def _kind_check(name: str, x: Any) -> Any:
+def kind_check(name: str, x: Any) -> Any:
     """Reject strings, objects and complex numbers; return ``x`` (as NumPy if it was a list)."""
     if isinstance(x, (str, bytes, dict, set)) or x is None:
         raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}")
@@ -54,7 +54,7 @@ def check_finite(name: str, arr: Array, backend: Backend) -> None:
 
 def features(name: str, X: Any, backend: Backend, dtype: Any, n_features: int | None) -> Array:
     """``X`` as a 2-D finite array of the model's backend and dtype, with ``n_features`` columns."""
-    X = _kind_check(name, X)
+    X = kind_check(name, X)
     if len(X.shape) != 2:
         raise ValueError(f"{name}: expected a 2-D array (samples, features), got shape {tuple(X.shape)}")
     if X.shape[0] == 0:
@@ -70,7 +70,7 @@ def features(name: str, X: Any, backend: Backend, dtype: Any, n_features: int | 
 
 def targets(name: str, y: Any, backend: Backend, dtype: Any, n_rows: int) -> Array:
     """``y`` on the model's backend: integers stay integers (class labels), floats take ``dtype``."""
-    y = _kind_check(name, y)
+    y = kind_check(name, y)
     if len(y.shape) == 0 or y.shape[0] != n_rows:
         raise ValueError(f"{name}: expected {n_rows} rows to match X, got shape {tuple(y.shape)}")
     is_integer = "int" in str(y.dtype)  # integer class labels stay integers; the loss decides

@@ -16,7 +16,9 @@ Array = Any
 class Activation(Layer):
     """A parameter-free elementwise (or row-wise) layer."""
 
+    abstract = True
     relu_like = False  # a Dense layer before it is initialised He-normal instead of Glorot
+    bound_attributes = (*Layer.bound_attributes, "limit", "one", "low", "high")
 
     def bind(self, backend: Backend, dtype: Any) -> None:
         super().bind(backend, dtype)

@@ -6,19 +6,19 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .model import Sequential
+    from .network import Network
 
 
 class Callback:
     """Base class; override the hooks you need. Set ``model.stop_training = True`` to stop."""
 
-    def on_train_begin(self, model: Sequential) -> None:
+    def on_train_begin(self, model: Network) -> None:
         """Called once before the first epoch."""
 
-    def on_epoch_end(self, model: Sequential, epoch: int, logs: dict[str, float]) -> None:
+    def on_epoch_end(self, model: Network, epoch: int, logs: dict[str, float]) -> None:
         """Called after every epoch with that epoch's ``{"loss": ..., "val_loss": ...}``."""
 
-    def on_train_end(self, model: Sequential) -> None:
+    def on_train_end(self, model: Network) -> None:
         """Called once after the last epoch."""
 
 
@@ -29,7 +29,7 @@ class History(Callback):
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
 
-    def on_epoch_end(self, model: Sequential, epoch: int, logs: dict[str, float]) -> None:
+    def on_epoch_end(self, model: Network, epoch: int, logs: dict[str, float]) -> None:
         self.epoch.append(epoch)
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
@@ -56,12 +56,12 @@ class EarlyStopping(Callback):
         self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
         self.restore_best_weights = restore_best_weights
 
-    def on_train_begin(self, model: Sequential) -> None:
+    def on_train_begin(self, model: Network) -> None:
         self.best, self.best_epoch, self.wait = math.inf, -1, 0
         self.stopped_epoch: int | None = None
         self.best_state: dict[str, Any] | None = None
 
-    def on_epoch_end(self, model: Sequential, epoch: int, logs: dict[str, float]) -> None:
+    def on_epoch_end(self, model: Network, epoch: int, logs: dict[str, float]) -> None:
         key = self.monitor if self.monitor != "auto" else ("val_loss" if "val_loss" in logs else "loss")
         if key not in logs:
             raise ValueError(f"EarlyStopping: monitor {key!r} is not logged; logged: {sorted(logs)}")
@@ -76,6 +76,6 @@ class EarlyStopping(Callback):
             self.stopped_epoch = epoch
             model.stop_training = True
 
-    def on_train_end(self, model: Sequential) -> None:
+    def on_train_end(self, model: Network) -> None:
         if self.restore_best_weights and self.best_state is not None:
             model.load_state_dict(self.best_state)

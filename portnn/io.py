@@ -1,4 +1,7 @@
-"""Saving and loading models as safetensors files: no pickle, atomic writes, checked reads."""
+"""The checkpoint file format: safetensors with portnn's metadata, atomic writes, checked reads.
+
+It knows tensors and metadata strings, nothing of models (``Sequential.save`` and ``portnn.load``
+in :mod:`portnn.model` decide what goes in)."""
 
 from __future__ import annotations
 
@@ -6,50 +9,24 @@ import json
 import os
 import struct
 import tempfile
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-from ._xp import to_numpy
-
-if TYPE_CHECKING:
-    from .model import Sequential
 
 _FORMAT = "portnn"
 _MAX_HEADER = 100_000_000
 
 
-def _layer_classes() -> dict[str, type]:
-    from . import activations, layers
-
-    classes = {c.__name__: c for c in vars(activations).values() if isinstance(c, type)}
-    classes.update({"Dense": layers.Dense, "Dropout": layers.Dropout})
-    return classes
-
-
-def save(model: Sequential, path: str | os.PathLike, include_optimizer: bool = False) -> None:
-    """Write ``model`` to ``path`` (safetensors): parameters, architecture and dtype in the metadata.
+def write(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
+    """Write ``tensors`` and string ``metadata`` to ``path`` as safetensors, marked as portnn's.
 
     The file is written to a temporary file in the same folder, fsynced and renamed over ``path``,
     so a crash mid-save leaves any old file intact and no temporary file behind.
     """
     from safetensors.numpy import save as st_save
 
-    tensors = {key: np.ascontiguousarray(to_numpy(v)) for key, v in model.state_dict().items()}
-    meta = {
-        "format": _FORMAT,
-        "architecture": json.dumps([{"class": type(x).__name__, "config": x.get_config()} for x in model.layers]),
-        "dtype": model.dtype_name,
-        "backend": model.backend.spec,
-    }
-    opt = model.optimizer
-    if include_optimizer and opt is not None:
-        meta["optimizer"] = json.dumps({"class": type(opt).__name__, "config": opt.get_config(), "steps": opt.steps})
-        for key, state in opt.state.items():
-            for name, value in state.items():
-                if name != "scratch":
-                    tensors[f"optimizer/{key}/{name}"] = np.ascontiguousarray(to_numpy(value))
-    _atomic_write(os.fspath(path), st_save(tensors, metadata=meta))
+    arrays = {key: np.ascontiguousarray(value) for key, value in tensors.items()}
+    _atomic_write(os.fspath(path), st_save(arrays, metadata={**metadata, "format": _FORMAT}))
 
 
 def _atomic_write(path: str, data: bytes) -> None:
@@ -88,22 +65,19 @@ def _read_header(path: str, data: bytes) -> dict[str, Any]:
     return header
 
 
-def load(path: str | os.PathLike, backend: str = "numpy", device: str | None = None) -> Sequential:
-    """Read a model saved by :meth:`Sequential.save` onto ``backend`` (and ``device``).
+def read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The tensors and metadata of a file written by :func:`write`; nothing is unpickled, and a
+    file that is truncated, not safetensors or not portnn's raises ``ValueError`` naming it.
 
-    Nothing is unpickled; the header, shapes, dtypes and finiteness are checked.
-
-    >>> import portnn as pn, tempfile, os
-    >>> net = pn.Sequential(pn.Dense(2, 1), pn.Sigmoid(), seed=0)
-    >>> path = os.path.join(tempfile.mkdtemp(), "m.safetensors")
-    >>> net.save(path)
-    >>> pn.load(path).state_dict()["0.weight"].shape
-    (2, 1)
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.safetensors")
+    >>> write(path, {"w": np.ones(2)}, {"note": "hi"})
+    >>> tensors, meta = read(path)
+    >>> tensors["w"], meta["note"]
+    (array([1., 1.]), 'hi')
     """
     from safetensors import SafetensorError
     from safetensors.numpy import load as st_load
-
-    from .model import Sequential
 
     path = os.fspath(path)
     with open(path, "rb") as f:
@@ -113,36 +87,4 @@ def load(path: str | os.PathLike, backend: str = "numpy", device: str | None = N
         tensors = st_load(data)
     except SafetensorError as exc:
         raise ValueError(f"load: {path!r} is corrupt ({exc})") from exc
-    classes = _layer_classes()
-    try:
-        spec = json.loads(meta["architecture"])
-        layers = [classes[item["class"]](**item["config"]) for item in spec]
-    except (KeyError, TypeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"load: {path!r} has an unreadable architecture ({exc})") from exc
-    if device is not None:
-        backend = f"{backend.partition(':')[0]}:{device}"
-    model = Sequential(*layers, backend=backend, dtype=meta.get("dtype", "float32"), seed=None)
-    params = {k: v for k, v in tensors.items() if not k.startswith("optimizer/")}
-    for key, value in params.items():
-        if value.dtype.kind != "f":
-            raise ValueError(f"load: tensor {key!r} in {path!r} has dtype {value.dtype}, expected floating point")
-    model.load_state_dict(params)
-    if "optimizer" in meta:
-        _restore_optimizer(model, json.loads(meta["optimizer"]), tensors)
-    return model
-
-
-def _restore_optimizer(model: Sequential, info: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
-    from . import optim
-
-    config = dict(info.get("config", {}))
-    if "betas" in config:
-        config["betas"] = tuple(config["betas"])  # JSON has no tuples
-    opt = optim.OPTIMIZERS[info["class"].lower()](**config)
-    opt.bind(model._slots(), model.backend)
-    opt.steps = int(info["steps"])
-    for name, value in tensors.items():
-        if name.startswith("optimizer/"):
-            _, key, state_name = name.split("/")
-            opt.state[key][state_name] = model.backend.asarray(value, model.dtype)
-    model.optimizer = opt
+    return tensors, meta

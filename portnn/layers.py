@@ -10,7 +10,7 @@ buffers where arrays are writeable) and returns ``dX`` (or ``None`` when ``input
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -21,24 +21,90 @@ from .initializers import Initializer, get_initializer
 Array = Any
 Backprop = Callable[..., Any]
 
+LAYERS: dict[str, type[Layer]] = {}
+
+
+def register_layer(cls: type[Layer]) -> type[Layer]:
+    """Make ``cls`` loadable by name (every subclass of :class:`Layer` is registered when it is
+    defined; call this only to register it again after changing ``registry_name``).
+
+    The name is ``cls.registry_name`` or the class name. Redefining a class (same module and
+    qualified name, as when a notebook cell runs again) replaces it; two different classes under one
+    name raise ``TypeError``.
+    """
+    name = cls.__dict__.get("registry_name") or cls.__name__
+    old = LAYERS.get(name)
+    if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise TypeError(
+            f"layer name {name!r} is taken by {old.__module__}.{old.__qualname__}; "
+            f"give {cls.__qualname__} another with registry_name = '...'"
+        )
+    LAYERS[name] = cls
+    return cls
+
+
+def layer_name(layer: Layer) -> str:
+    """The name ``layer``'s class is registered under (what checkpoints store)."""
+    cls = type(layer)
+    return cls.__dict__.get("registry_name") or cls.__name__
+
+
+def layer_from_config(name: str, config: dict[str, Any]) -> Layer:
+    """Rebuild a registered layer from its name and :meth:`Layer.get_config` (how ``load`` does)."""
+    if name not in LAYERS:
+        raise ValueError(f"unknown layer {name!r}: define (import) its class first; registered: {sorted(LAYERS)}")
+    return LAYERS[name](**config)
+
 
 class Layer:
-    """Base class. Subclasses set ``params``/``grads`` and implement :meth:`forward`."""
+    """Base class. Subclasses set ``params``/``grads`` and implement :meth:`forward`.
+
+    Every subclass is registered by name when it is defined (see :func:`register_layer`), so a
+    saved model holding it loads again wherever the class has been imported.
+    """
 
     backend: Backend
     xp: Any
     dtype: Any
+    abstract: ClassVar[bool] = True  # base classes set this; concrete layers inherit False
+    registry_name: ClassVar[str | None] = None
+    # Attributes set by bind() and by the network's placement: rebuilt, not pickled.
+    bound_attributes: ClassVar[tuple[str, ...]] = ("backend", "xp", "dtype", "params", "grads", "buffers")
     # Set by the model when this layer's input is a fresh array nobody else holds (the output of
     # the Dense layer before it): the layer may then overwrite it instead of allocating.
     owns_input = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "abstract" not in cls.__dict__:
+            cls.abstract = False
+        if not cls.abstract:
+            register_layer(cls)
+
     def __init__(self) -> None:
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
+        self.buffers: dict[str, Array] = {}
+
+    @classmethod
+    def example(cls) -> Layer:
+        """A small instance for the layer-contract tests (override when the constructor needs arguments)."""
+        return cls()
 
     def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Draw this layer's parameters on the host. Layers without parameters return ``{}``."""
         return {}
+
+    def init_buffers(self) -> dict[str, np.ndarray]:
+        """This layer's buffers (state saved and moved, never optimized), on the host. Default ``{}``."""
+        return {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in self.bound_attributes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.params, self.grads, self.buffers = {}, {}, {}  # placed again by the network
 
     def bind(self, backend: Backend, dtype: Any) -> None:
         """Fix the backend and dtype this layer computes with (called by the model)."""
@@ -71,6 +137,10 @@ class Dense(Layer):
     >>> net.state_dict()["0.weight"].shape
     (2, 3)
     """
+
+    @classmethod
+    def example(cls) -> Dense:
+        return cls(3, 2)
 
     def __init__(self, n_in: int, n_out: int, bias: bool = True, init: str | Initializer = "auto") -> None:
         super().__init__()

@@ -16,11 +16,20 @@ from ._xp import namespace_of, sum_of_squares, to_numpy
 Array = Any
 
 
+LOSSES: dict[str, Any] = {}  # name -> class; every subclass with a name registers itself
+
+
 class Loss:
     """Base class: subclasses implement ``value_and_grad(xp, pred, target) -> (value, grad)``."""
 
     name = ""
     takes_labels = False  # integer class labels of shape (n,) are accepted for (n, k) predictions
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass with a ``name`` is registered under it: ``loss="my_loss"`` finds it."""
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            LOSSES[cls.name] = cls
 
     def __call__(self, pred: Array, target: Array) -> Array:
         value = self._checked_forward(pred, target)[0]
@@ -232,15 +241,7 @@ class Exponential(Loss):
         return xp.sum(e) / n, -sign * e * (1.0 / n)
 
 
-LOSSES: dict[str, Any] = {
-    "mse": MSE,
-    "bce": BinaryCrossEntropy,
-    "binary_cross_entropy": BinaryCrossEntropy,
-    "cross_entropy": CrossEntropy,
-    "ce": CrossEntropy,
-    "kl_div": KLDivergence,
-    "exponential": Exponential,
-}
+LOSSES.update(binary_cross_entropy=BinaryCrossEntropy, ce=CrossEntropy)  # aliases
 
 
 def get_loss(loss: str | Loss) -> Loss:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._checks import by_name
-from ._xp import Backend
+from ._xp import Backend, to_numpy
+
+if TYPE_CHECKING:
+    from .parameter import Parameter
 
 Array = Any
 Schedule = Callable[[int], float]
@@ -25,19 +28,21 @@ def _check(name: str, value: Any, low: float, high: float = math.inf, low_open: 
     return float(value)
 
 
-class Slot:
-    """One parameter as the optimizer sees it: where it and its gradient live."""
-
-    __slots__ = ("grads", "key", "name", "params")
-
-    def __init__(self, key: str, params: dict, grads: dict, name: str) -> None:
-        self.key, self.params, self.grads, self.name = key, params, grads, name
+OPTIMIZERS: dict[str, type[Optimizer]] = {}
 
 
 class Optimizer:
-    """Base class. ``lr`` is a positive number or a schedule ``step -> lr``."""
+    """Base class. ``lr`` is a positive number or a schedule ``step -> lr``.
+
+    Subclasses are registered by their lower-case class name (``"sgd"``), so ``optimizer="sgd"``
+    and checkpoints find them. ``state_dict()`` / ``load_state_dict()`` own the state and settings.
+    """
 
     state_names: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        OPTIMIZERS[cls.__name__.lower()] = cls
 
     def __init__(self, lr: float | Schedule = 0.01, weight_decay: float = 0.0) -> None:
         if callable(lr):
@@ -48,19 +53,19 @@ class Optimizer:
         self.weight_decay = _check("weight_decay", weight_decay, 0.0)
         self.steps = 0
         self.state: dict[str, dict[str, Array]] = {}
-        self._slots: list[Slot] = []
+        self.parameters: list[Parameter] = []
         self.forget_constants()
 
-    def bind(self, slots: list[Slot], backend: Backend) -> None:
-        """Attach to a model's parameters; state is created once, or kept when it already fits."""
-        self._slots, self.backend = slots, backend
+    def bind(self, parameters: list[Parameter], backend: Backend) -> None:
+        """Attach to a network's parameters; state is created once, or kept when it already fits."""
+        self.parameters, self.backend = list(parameters), backend
         self.forget_constants()
         xp = backend.xp
-        for slot in slots:
-            p = slot.params[slot.name]
-            state = self.state.get(slot.key)
+        for param in self.parameters:
+            p = param.value
+            state = self.state.get(param.name)
             if state is None or any(v.shape != p.shape for v in state.values()):
-                self.state[slot.key] = {n: xp.zeros_like(p) for n in self.state_names}
+                self.state[param.name] = {n: xp.zeros_like(p) for n in self.state_names}
 
     def move(self, backend: Backend, dtype: Any) -> None:
         """Move the state to another backend/dtype (the model's ``to()`` calls this)."""
@@ -81,9 +86,9 @@ class Optimizer:
         self.steps += 1
         if self.schedule is not None:
             self.lr = float(self.schedule(self.steps - 1))
-        for slot in self._slots:
-            params = slot.params
-            params[slot.name] = self._update(params[slot.name], slot.grads[slot.name], self.state[slot.key])
+        state = self.state
+        for param in self.parameters:
+            param.value = self._update(param.value, param.grad, state[param.name])
 
     def _update(self, p: Array, g: Array, state: dict[str, Array]) -> Array:
         raise NotImplementedError
@@ -100,6 +105,39 @@ class Optimizer:
 
     def _extra_config(self) -> dict[str, Any]:
         return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Settings, step count and state (host NumPy copies; scratch buffers are not state):
+        ``{"class", "config", "steps", "state": {parameter name: {state name: array}}}``."""
+        state = {
+            key: {name: to_numpy(value) for name, value in entries.items() if name != "scratch"}
+            for key, entries in self.state.items()
+        }
+        return {"class": type(self).__name__, "config": self.get_config(), "steps": int(self.steps), "state": state}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Take the step count and state of :meth:`state_dict` (settings are the constructor's:
+        see :func:`optimizer_from_state`). Call after :meth:`bind`; arrays go to the bound backend."""
+        if state_dict.get("class") != type(self).__name__:
+            raise ValueError(
+                f"optimizer state: saved from {state_dict.get('class')}, loading into {type(self).__name__}"
+            )
+        unknown = sorted(set(state_dict["state"]) - set(self.state))
+        if unknown:
+            raise ValueError(f"optimizer state: parameters {unknown} are not bound to this optimizer")
+        for key, entries in state_dict["state"].items():
+            for name, value in entries.items():
+                self.state[key][name] = self.backend.asarray(value, self.state[key][name].dtype)
+        self.steps = int(state_dict["steps"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("parameters", "backend", "_lr_array")}
+        state["state"] = {key: {n: to_numpy(v) for n, v in e.items()} for key, e in self.state.items()}
+        state["_lr_value"] = None
+        return state  # the network binds it again, and moves the state to its backend
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, parameters=[], _lr_array=None)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lr={self.lr})"
@@ -239,7 +277,15 @@ def cosine_decay(lr: float, total_steps: int, final_lr: float = 0.0) -> Schedule
     )
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+def optimizer_from_state(state_dict: dict[str, Any]) -> Optimizer:
+    """A new optimizer with the class and settings of :meth:`Optimizer.state_dict` (state not yet loaded)."""
+    name = str(state_dict.get("class", "")).lower()
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer state: unknown optimizer {state_dict.get('class')!r}; known: {sorted(OPTIMIZERS)}")
+    config = dict(state_dict.get("config", {}))
+    if "betas" in config:
+        config["betas"] = tuple(config["betas"])  # JSON has no tuples
+    return OPTIMIZERS[name](**config)
 
 
 def get_optimizer(optimizer: str | Optimizer) -> Optimizer:

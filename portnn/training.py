@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from . import _checks
 from .callbacks import Callback, History
-from .compiled import compiled_train_step
 from .losses import Loss, get_loss
 from .optim import Optimizer, get_optimizer
+from .step import TrainStep
 
 if TYPE_CHECKING:
-    from .model import Sequential
+    from .network import Network
 
 Array = Any
 
@@ -25,7 +25,7 @@ class DivergenceError(FloatingPointError):
 
 
 def fit(
-    model: Sequential,
+    model: Network,
     X: Any,
     y: Any,
     *,
@@ -69,7 +69,7 @@ def fit(
         validation = _prepare(model, *validation_data, loss, "validation_data[0]", "validation_data[1]")
     n = X.shape[0]
     size = n if batch_size is None else min(batch_size, n)
-    optimizer.bind(model._slots(), model.backend)
+    step = model.train_step = TrainStep.reuse(model.train_step, model, loss, optimizer, compile=compile)
     model.optimizer, model.stop_training = optimizer, False
     callbacks = [History(), *callbacks]
     for cb in callbacks:
@@ -79,9 +79,7 @@ def fit(
     batches = [(i, min(i + size, n)) for i in range(0, n, size)]
     try:
         with model.backend.floating_point_errors_ignored():
-            epoch = _run_epochs(
-                model, X, y, loss, optimizer, epochs, shuffle, batches, validation, callbacks, guard, bar, compile
-            )
+            epoch = _run_epochs(model, X, y, step, epochs, shuffle, batches, validation, callbacks, guard, bar)
     finally:
         if bar is not None:
             bar.close()
@@ -92,11 +90,10 @@ def fit(
 
 
 def _run_epochs(
-    model: Sequential,
+    model: Network,
     X: Array,
     y: Array,
-    loss: Loss,
-    optimizer: Optimizer,
+    train_step: TrainStep,
     epochs: int,
     shuffle: bool,
     batches: list[tuple[int, int]],
@@ -104,15 +101,14 @@ def _run_epochs(
     callbacks: list[Callback],
     guard: _DivergenceGuard,
     bar: _Progress | None,
-    compile: bool,
 ) -> int:
     """The epoch loop; returns the index of the last epoch run."""
     xp, n, start_time = model.xp, X.shape[0], time.perf_counter()
-    train_step = (compile and compiled_train_step(model, loss, optimizer)) or model._train_step
+    loss = train_step.loss
     chunks = _chunks(batches, X)
     for epoch in range(epochs):
         if len(batches) == 1:
-            step_losses = [train_step(X, y, loss, optimizer)]
+            step_losses = [train_step(X, y)]
             total = step_losses[0]
         elif shuffle:
             # Rows gathered in the shuffled order one chunk of batches (about 1 MB) at a time, as
@@ -122,10 +118,10 @@ def _run_epochs(
             step_losses = []
             for start, stop, local in chunks:
                 Xc, yc = xp.take(X, order[start:stop], axis=0), xp.take(y, order[start:stop], axis=0)
-                step_losses += [train_step(Xc[a:b, ...], yc[a:b, ...], loss, optimizer) for a, b in local]
+                step_losses += [train_step(Xc[a:b, ...], yc[a:b, ...]) for a, b in local]
             total = sum(v * (b - a) for v, (a, b) in zip(step_losses, batches)) / n
         else:
-            step_losses = [train_step(X[a:b, ...], y[a:b, ...], loss, optimizer) for a, b in batches]
+            step_losses = [train_step(X[a:b, ...], y[a:b, ...]) for a, b in batches]
             total = sum(v * (b - a) for v, (a, b) in zip(step_losses, batches)) / n
         epoch_loss = model.backend.read(total)  # the one host read of the epoch
         if not math.isfinite(epoch_loss):
@@ -134,7 +130,7 @@ def _run_epochs(
             guard.snapshot()
         logs = {"loss": epoch_loss}
         if validation is not None:
-            pred = model._forward(validation[0], False)[0]
+            pred = model.forward(validation[0], False)[0]
             logs["val_loss"] = model.backend.read(loss.value_and_grad(xp, pred, validation[1])[0])
         for cb in callbacks:
             cb.on_epoch_end(model, epoch, logs)
@@ -165,10 +161,10 @@ def _chunks(batches: list[tuple[int, int]], X: Array) -> list[tuple[int, int, li
     return chunks
 
 
-def _prepare(model: Sequential, X: Any, y: Any, loss: Loss, x_name: str, y_name: str) -> tuple[Array, Array]:
-    X = model._features(X, x_name)
+def _prepare(model: Network, X: Any, y: Any, loss: Loss, x_name: str, y_name: str) -> tuple[Array, Array]:
+    X = model.check_features(X, x_name)
     y = _checks.targets(y_name, y, model.backend, model.dtype, X.shape[0])
-    n_out = model.n_out if model.n_out is not None else model._forward(X[:1, ...], False)[0].shape[1]
+    n_out = model.n_out if model.n_out is not None else model.forward(X[:1, ...], False)[0].shape[1]
     try:
         y = loss.prepare_target(model.xp, y, (X.shape[0], n_out), model.dtype)
     except ValueError as exc:
@@ -186,24 +182,24 @@ class _DivergenceGuard:
     The second buffer is made at the first snapshot, so a one-epoch fit copies the weights once.
     """
 
-    def __init__(self, model: Sequential) -> None:
-        self.model, self.slots = model, model._slots()
+    def __init__(self, model: Network) -> None:
+        self.model, self.parameters = model, model.parameters()
         self.latest: list | None = self._copies()
         self.previous: list | None = None
 
     def _copies(self) -> list:
         xp = self.model.xp
-        return [xp.asarray(s.params[s.name], copy=True) for s in self.slots]
+        return [xp.asarray(p.value, copy=True) for p in self.parameters]
 
     def snapshot(self) -> None:
         self.previous, self.latest = self.latest, self.previous
         if self.latest is None:
             self.latest = self._copies()
         elif self.model.backend.writeable:
-            for buf, s in zip(self.latest, self.slots):  # copy_into, inlined: runs every epoch
-                buf[...] = s.params[s.name]
+            for buf, p in zip(self.latest, self.parameters):  # copy_into, inlined: runs every epoch
+                buf[...] = p.value
         else:
-            self.latest = [s.params[s.name] for s in self.slots]  # immutable arrays: sharing is a copy
+            self.latest = [p.value for p in self.parameters]  # immutable arrays: sharing is a copy
 
     def _finite(self, arrays: list) -> bool:
         xp, bk = self.model.xp, self.model.backend
@@ -216,8 +212,8 @@ class _DivergenceGuard:
         if restored is None:
             note = "no finite weights were left to restore"
         else:
-            for buf, s in zip(restored, self.slots):
-                s.params[s.name] = bk.xp.asarray(buf, copy=True)
+            for buf, p in zip(restored, self.parameters):
+                p.value = bk.xp.asarray(buf, copy=True)
         where = f"epoch {epoch}" + (f", step {step}" if step is not None else "")
         raise DivergenceError(
             f"training diverged: {what} became non-finite at {where}; {note}. "
@@ -225,7 +221,7 @@ class _DivergenceGuard:
         )
 
     def check_final(self, epoch: int) -> None:
-        if not self._finite([s.params[s.name] for s in self.slots]):
+        if not self._finite([p.value for p in self.parameters]):
             self.fail(epoch, None, what="a parameter")
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import portnn as pn
-from portnn.compiled import compiled_train_step
 from portnn.losses import get_loss
+from portnn.step import TrainStep
 from portnn.testing import backend_skip_reason
 
 OPTIMIZERS = [
@@ -91,35 +91,44 @@ def test_a_changed_learning_rate_is_followed(jax_bk):
         np.testing.assert_allclose(pn.to_numpy(compiled.state_dict()[key]), value, rtol=1e-11)
 
 
-def bound(net, optimizer):
-    optimizer.bind(net._slots(), net.backend)  # as fit does before its first step
-    return optimizer
+def compiled_step(net, loss, optimizer):
+    """The compiled code a TrainStep made for these settings, or None where it runs op by op."""
+    return TrainStep(net, loss, optimizer).compiled
 
 
 def test_the_compiled_step_is_reused_by_later_fits(jax_bk):
     net = classifier(jax_bk)
     loss = get_loss("cross_entropy")
-    first = compiled_train_step(net, loss, bound(net, pn.optim.SGD(lr=0.1)))
-    cache = dict(net._compiled_steps)
-    second = compiled_train_step(net, get_loss("cross_entropy"), bound(net, pn.optim.SGD(lr=0.1)))
-    assert first is not None and second is not None and net._compiled_steps == cache
-    compiled_train_step(net, loss, bound(net, pn.optim.SGD(lr=0.2)))
-    assert net._compiled_steps != cache  # another setting: traced anew
+    first = TrainStep.reuse(None, net, loss, pn.optim.SGD(lr=0.1))
+    compiled = first.compiled
+    second = TrainStep.reuse(first, net, get_loss("cross_entropy"), pn.optim.SGD(lr=0.1))
+    assert compiled is not None and second.compiled is compiled
+    third = TrainStep.reuse(second, net, loss, pn.optim.SGD(lr=0.2))
+    assert third.compiled is not compiled  # another setting: traced anew
+
+
+def test_later_fits_reuse_the_compiled_step(jax_bk):
+    net, _, _ = train(jax_bk, OPTIMIZERS[0], compile=True)
+    compiled = net.train_step.compiled
+    net.fit(
+        np.ones((5, 4)), np.array([0, 1, 2, 0, 1]), loss="cross_entropy", optimizer=pn.optim.SGD(lr=0.1), progress=False
+    )
+    assert compiled is not None and net.train_step.compiled is compiled
 
 
 def test_what_cannot_be_traced_runs_op_by_op(jax_bk):
     loss = get_loss("mse")
     net = classifier(jax_bk, pn.Dropout(0.2))
-    assert compiled_train_step(net, loss, bound(net, pn.optim.SGD(lr=0.1))) is None
+    assert compiled_step(net, loss, pn.optim.SGD(lr=0.1)) is None
     net = classifier(jax_bk)
-    schedule = bound(net, pn.optim.SGD(lr=pn.optim.exponential_decay(0.1, 0.9)))
-    assert compiled_train_step(net, loss, schedule) is None
+    assert compiled_step(net, loss, pn.optim.SGD(lr=pn.optim.exponential_decay(0.1, 0.9))) is None
+    assert TrainStep(net, loss, pn.optim.SGD(lr=0.1), grad_hook=lambda params: None).compiled is None
 
 
 @pytest.mark.parametrize("spec", ["numpy", "array_api_strict"])
 def test_other_backends_run_op_by_op(spec):
     net = classifier(spec)
-    assert compiled_train_step(net, get_loss("mse"), bound(net, pn.optim.SGD(lr=0.1))) is None
+    assert compiled_step(net, get_loss("mse"), pn.optim.SGD(lr=0.1)) is None
 
 
 def test_compile_must_be_a_bool():

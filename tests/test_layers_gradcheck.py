@@ -21,7 +21,7 @@ def make_input(rng, name, shape=(4, 5)):
 def layer_grads(net, X, R):
     """Analytic gradients of sum(net(X) * R) w.r.t. X and every parameter, on the host."""
     bk, dtype = net.backend, net.dtype
-    Y, backprops = net._forward(bk.asarray(X, dtype), True)
+    Y, backprops = net.forward(bk.asarray(X, dtype), True)
     assert_on_backend(Y, bk)
     grad = bk.asarray(R, dtype)
     for backprop in reversed(backprops):
@@ -34,7 +34,7 @@ def check_gradients(net, X, R):
     bk, dtype, layer = net.backend, net.dtype, net.layers[0]
 
     def value(x=X):
-        return float(np.sum(pn.to_numpy(net._forward(bk.asarray(x, dtype), True)[0]) * R))
+        return float(np.sum(pn.to_numpy(net.forward(bk.asarray(x, dtype), True)[0]) * R))
 
     dX, dparams = layer_grads(net, X, R)
     np.testing.assert_allclose(dX, numeric_grad(value, X), rtol=1e-6, atol=1e-8, err_msg="input gradient")
@@ -105,7 +105,7 @@ def test_dropout_gradient_float64(bk64, rng):
 def test_dropout_mask_scale_and_inference(bk, rng):
     net = pn.Sequential(pn.Dropout(0.25), backend=bk, dtype="float32", seed=0)
     X = np.ones((400, 50))
-    Y = pn.to_numpy(net._forward(bk.asarray(X, net.dtype), True)[0])
+    Y = pn.to_numpy(net.forward(bk.asarray(X, net.dtype), True)[0])
     values = np.unique(Y)
     np.testing.assert_allclose(values, [0.0, 1 / 0.75], rtol=1e-6)
     assert 0.2 < np.mean(Y == 0) < 0.3
@@ -117,5 +117,5 @@ def test_dropout_masks_equal_across_backends(bk):
     masks = []
     for backend in ("numpy", bk):
         net = pn.Sequential(pn.Dropout(0.5), backend=backend, dtype="float32", seed=11)
-        masks.append(pn.to_numpy(net._forward(net.backend.asarray(X, net.dtype), True)[0]))
+        masks.append(pn.to_numpy(net.forward(net.backend.asarray(X, net.dtype), True)[0]))
     np.testing.assert_array_equal(masks[0], masks[1])

@@ -33,7 +33,7 @@ def activation(spec, dtype, name, x, underflow="raise"):
     return run(
         spec,
         dtype,
-        lambda bk, d: pn.Sequential(getattr(pn, name)(), backend=bk, dtype=dtype)._forward(
+        lambda bk, d: pn.Sequential(getattr(pn, name)(), backend=bk, dtype=dtype).forward(
             bk.asarray(np.asarray(x, dtype=float), d), False
         )[0],
         underflow,
@@ -43,7 +43,7 @@ def activation(spec, dtype, name, x, underflow="raise"):
 def activation_grad(spec, dtype, name, x, underflow="raise"):
     def fn(bk, d):
         X = bk.asarray(np.asarray(x, dtype=float), d)
-        Y, backprops = pn.Sequential(getattr(pn, name)(), backend=bk, dtype=dtype)._forward(X, True)
+        Y, backprops = pn.Sequential(getattr(pn, name)(), backend=bk, dtype=dtype).forward(X, True)
         return backprops[0](bk.xp.ones_like(Y))
 
     return run(spec, dtype, fn, underflow)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import portnn as pn
-from portnn.optim import Slot
+from portnn.parameter import Parameter
 from portnn.testing import assert_close
 
 
@@ -57,7 +57,7 @@ def run_steps(bk, name, kwargs, p, grads, dtype="float64"):
     params, grad_store = {"w": bk.asarray(p.copy(), xdtype)}, {"w": None}
     opt = getattr(pn.optim, name)(**kwargs)
     grad_store["w"] = bk.xp.zeros_like(params["w"])
-    opt.bind([Slot("0.w", params, grad_store, "w")], bk)
+    opt.bind([Parameter("0.w", params, grad_store, "w")], bk)
     for g in grads:
         grad_store["w"] = bk.asarray(g.copy(), xdtype)  # the optimizer may reuse the gradient buffer
         opt.step()
@@ -88,7 +88,7 @@ def test_in_place_path_keeps_the_parameter_buffer(rng):
     params, grads = {"w": np.zeros((2, 2))}, {"w": np.ones((2, 2))}
     before = params["w"]
     opt = pn.optim.Adam(lr=0.1)
-    opt.bind([Slot("0.w", params, grads, "w")], bk)
+    opt.bind([Parameter("0.w", params, grads, "w")], bk)
     opt.step()
     assert params["w"] is before and not np.all(before == 0)
 
@@ -141,7 +141,7 @@ def test_update_allocates_no_parameter_sized_array_on_numpy(make, rng):
     bk = pn.get_backend("numpy")
     params, grads = {"w": rng.normal(size=(256, 256))}, {"w": rng.normal(size=(256, 256))}
     opt = make()
-    opt.bind([Slot("0.w", params, grads, "w")], bk)
+    opt.bind([Parameter("0.w", params, grads, "w")], bk)
     opt.step()  # state exists before measuring
     tracemalloc.start()
     try:

@@ -1,0 +1,120 @@
+"""TrainStep: one training step — forward, loss, backward, ``grad_hook``, update — eager, or
+compiled as a whole where the backend compiles (see :mod:`portnn.compiled`).
+
+``fit`` is a loop over batches calling a TrainStep; other loops (scikit-learn estimators,
+data-parallel training) make their own. The step keeps its compiled code, so a network's later
+``fit`` calls with the same loss and optimizer settings reuse it (``TrainStep.reuse``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import _checks
+from .compiled import CompiledStep, can_compile
+from .losses import Loss, get_loss
+from .optim import Optimizer
+
+if TYPE_CHECKING:
+    from .network import Network
+    from .parameter import Parameter
+
+Array = Any
+GradHook = Callable[[list["Parameter"]], None]
+
+
+class TrainStep:
+    """``step(X, y) -> loss`` (a 0-D array on the device): one update of ``network``'s parameters.
+
+    ``grad_hook(parameters)``, when given, runs between the backward pass and the update and may
+    change each ``parameter.grad`` (averaging across processes, clipping). With ``compile`` the
+    step is traced once and runs compiled where the backend compiles and the step can be traced
+    (not with Dropout, a learning-rate schedule or a ``grad_hook``); elsewhere it runs op by op.
+
+    >>> import portnn as pn
+    >>> X, y = pn.datasets.xor()
+    >>> net = pn.Sequential(pn.Dense(2, 1), pn.Sigmoid(), backend="numpy", seed=0)
+    >>> step = TrainStep(net, "mse", pn.optim.SGD(lr=0.5))
+    >>> loss = step(net.check_features(X), net.backend.asarray(y, net.dtype))
+    >>> float(loss) > 0
+    True
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        loss: str | Loss,
+        optimizer: Optimizer,
+        grad_hook: GradHook | None = None,
+        compile: bool = True,
+    ) -> None:
+        if not isinstance(compile, bool):
+            raise TypeError(f"compile: expected True or False, got {compile!r}")
+        self.network, self.grad_hook, self.compile = network, grad_hook, compile
+        self.compiled: CompiledStep | None = None
+        self.retarget(get_loss(loss), optimizer)
+
+    @classmethod
+    def reuse(
+        cls, previous: TrainStep | None, network: Network, loss: Loss, optimizer: Optimizer, compile: bool = True
+    ) -> TrainStep:
+        """``previous`` pointed at ``loss`` and ``optimizer`` when it is ``network``'s step with the
+        same compile setting and no hook (its compiled code is kept if the settings match), else a new step."""
+        if previous is None or previous.network is not network or previous.compile != compile or previous.grad_hook:
+            return cls(network, loss, optimizer, compile=compile)
+        previous.retarget(loss, optimizer)
+        return previous
+
+    def retarget(self, loss: Loss, optimizer: Optimizer) -> None:
+        """Train with ``loss`` and ``optimizer`` from now on (binding the optimizer to the network)."""
+        net = self.network
+        self.loss, self.optimizer = loss, optimizer
+        optimizer.bind(net.parameters(), net.backend)
+        self.parameters = optimizer.parameters
+        if self.compile and self.grad_hook is None and can_compile(net, optimizer):
+            key = CompiledStep.key_for(net, loss, optimizer)
+            if self.compiled is None or self.compiled.key != key:
+                self.compiled = CompiledStep(net, self.eager, key)
+            self.compiled.retarget(loss, optimizer)
+        else:
+            self.compiled = None
+
+    def __call__(self, X: Array, y: Array) -> Array:
+        if self.compiled is not None:
+            if self.compiled.lr != self.optimizer.lr:  # changed by a callback: trace again
+                self.retarget(self.loss, self.optimizer)
+            return self.compiled(X, y)
+        return self.eager(X, y)
+
+    def eager(self, X: Array, y: Array) -> Array:
+        """The step op by op (what the compiled step traces)."""
+        net = self.network
+        pred, backprops = net.forward(X, True)
+        value, grad = self.loss.value_and_grad(net.xp, pred, y)
+        net.backward(grad, backprops)
+        if self.grad_hook is not None:
+            self.grad_hook(self.parameters)
+        self.optimizer.step()
+        return value
+
+
+def value_and_grad(
+    model: Network, loss: str | Loss, X: Any, y: Any, training: bool = True
+) -> tuple[Array, dict[str, Array]]:
+    """The loss of ``model`` on ``(X, y)`` and its gradient for every parameter (keyed like state_dict).
+
+    >>> import portnn as pn
+    >>> net = pn.Sequential(pn.Dense(2, 1), backend="numpy", dtype="float64", seed=0)
+    >>> value, grads = pn.value_and_grad(net, "mse", [[1.0, 2.0]], [[0.5]])
+    >>> sorted(grads), grads["0.weight"].shape
+    (['0.bias', '0.weight'], (2, 1))
+    """
+    loss = get_loss(loss)
+    X = model.check_features(X)
+    y = _checks.targets("y", y, model.backend, model.dtype, X.shape[0])
+    pred, backprops = model.forward(X, training)
+    value, grad = loss.value_and_grad(model.xp, pred, loss.prepare_target(model.xp, y, tuple(pred.shape), model.dtype))
+    model.backward(grad, backprops)
+    xp = model.xp
+    return xp.asarray(value), {p.name: xp.asarray(p.grad, copy=True) for p in model.parameters()}
