@@ -87,8 +87,9 @@ class Optimizer:
         if self.schedule is not None:
             self.lr = float(self.schedule(self.steps - 1))
         state = self.state
-        for param in self.parameters:
-            param.value = self._update(param.value, param.grad, state[param.name])
+        for param in self.parameters:  # the dicts behind the Parameter views: no property calls per step
+            store, key = param.store, param.key
+            store[key] = self._update(store[key], param.grads[key], state[param.name])
 
     def _update(self, p: Array, g: Array, state: dict[str, Array]) -> Array:
         raise NotImplementedError
