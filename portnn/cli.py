@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_bench(args)
         return _info()
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         print(f"portnn: error: {exc}", file=sys.stderr)
         return 2
 

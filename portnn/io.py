@@ -5,6 +5,7 @@ in :mod:`portnn.model` decide what goes in)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -18,15 +19,61 @@ _MAX_HEADER = 100_000_000
 
 
 def write(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
-    """Write ``tensors`` and string ``metadata`` to ``path`` as safetensors, marked as portnn's.
+    """Write ``tensors`` and string ``metadata`` to ``path`` as safetensors, marked as portnn's and
+    checksummed (SHA-256 of every tensor's name, dtype, shape and bytes and of the metadata).
 
     The file is written to a temporary file in the same folder, fsynced and renamed over ``path``,
-    so a crash mid-save leaves any old file intact and no temporary file behind.
+    so a crash mid-save leaves any old file intact and no temporary file behind. It gets the mode
+    the umask gives, like any new file. Errors name ``path``, never the temporary file.
     """
     from safetensors.numpy import save as st_save
 
+    path = check_writable(path)
     arrays = {key: np.ascontiguousarray(value) for key, value in tensors.items()}
-    _atomic_write(os.fspath(path), st_save(arrays, metadata={**metadata, "format": _FORMAT}))
+    meta = {**metadata, "format": _FORMAT}
+    meta["checksum"] = _checksum(arrays, meta)
+    try:
+        _atomic_write(path, st_save(arrays, metadata=meta))
+    except OSError as exc:
+        raise OSError(exc.errno, f"save: could not write {path!r} ({exc.strerror or exc})") from None
+
+
+def check_writable(path: str | os.PathLike) -> str:
+    """``path`` as a string, once it is sure a file can be written there: not a folder, in a folder
+    that exists and is writable. Call it before work whose result would be saved there.
+
+    >>> check_writable("/nonexistent/folder/model.safetensors")
+    Traceback (most recent call last):
+    ...
+    ValueError: '/nonexistent/folder/model.safetensors': the folder '/nonexistent/folder' does not exist
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a file path, got {type(path).__name__}")
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a folder; give a file name (e.g. {os.path.join(path, 'model.safetensors')!r})")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{path!r}: the folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{path!r}: the folder {folder!r} is not writable")
+    return path
+
+
+def _checksum(arrays: dict[str, np.ndarray], meta: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for key in sorted(arrays):
+        value = np.ascontiguousarray(arrays[key])
+        digest.update(json.dumps([key, value.dtype.str, list(value.shape)]).encode())
+        digest.update(value.tobytes())
+    digest.update(json.dumps(sorted((k, v) for k, v in meta.items() if k != "checksum")).encode())
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _atomic_write(path: str, data: bytes) -> None:
@@ -34,6 +81,7 @@ def _atomic_write(path: str, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; a saved model is an ordinary file
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -65,9 +113,11 @@ def _read_header(path: str, data: bytes) -> dict[str, Any]:
     return header
 
 
-def read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """The tensors and metadata of a file written by :func:`write`; nothing is unpickled, and a
-    file that is truncated, not safetensors or not portnn's raises ``ValueError`` naming it.
+def read(path: str | os.PathLike, verify: bool = True) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The tensors and metadata of a file written by :func:`write`; nothing is unpickled. A file
+    that is truncated, not safetensors, not portnn's, or whose checksum does not match (any byte
+    changed) raises ``ValueError`` naming it. ``verify=False`` skips the checksum (for files
+    written before checksums, which have none).
 
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "t.safetensors")
@@ -80,11 +130,30 @@ def read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]
     from safetensors.numpy import load as st_load
 
     path = os.fspath(path)
-    with open(path, "rb") as f:
-        data = f.read()
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except IsADirectoryError:
+        raise ValueError(f"load: {path!r} is a folder, not a model file") from None
     meta = _read_header(path, data)["__metadata__"]
     try:
         tensors = st_load(data)
     except SafetensorError as exc:
         raise ValueError(f"load: {path!r} is corrupt ({exc})") from exc
+    if verify:
+        _verify(path, tensors, meta)
     return tensors, meta
+
+
+def _verify(path: str, tensors: dict[str, np.ndarray], meta: dict[str, str]) -> None:
+    saved = meta.get("checksum")
+    if saved is None:
+        raise ValueError(
+            f"load: {path!r} has no checksum: it was written before portnn checksummed its files, or its "
+            "header is damaged. If you trust it, load it with verify=False and save it again."
+        )
+    if saved != _checksum(tensors, meta):
+        raise ValueError(
+            f"load: {path!r} is corrupt: its contents do not match the checksum written with them "
+            "(the file was changed or damaged after it was saved)"
+        )

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from . import datasets
+from . import datasets, io
 from ._xp import to_numpy
 from .layers import Dense
 from .model import Sequential
@@ -27,6 +27,8 @@ def _hidden_sizes(text: str) -> list[int]:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train, print the loss curve's ends and the training accuracy, optionally save."""
+    if args.save:
+        io.check_writable(args.save)  # before the training that would be lost
     if args.dataset == "spirals":
         X, labels = datasets.spirals()
         classes, loss = int(labels.max()) + 1, "cross_entropy"
