@@ -12,9 +12,10 @@ The same network and backprop train on NumPy, CuPy, PyTorch, JAX and array-api-s
 
 from __future__ import annotations
 
-from . import callbacks, datasets, initializers, losses, optim
+from . import callbacks, datasets, initializers, io, losses, optim
 from ._xp import Backend, available_backends, get_backend, to_numpy
 from .activations import ELU, GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .backup import BackupAndRestore
 from .callbacks import Callback, EarlyStopping, History
 from .layers import Dense, Dropout, Layer, register_layer
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy, Exponential, KLDivergence, Loss
@@ -33,6 +34,7 @@ __all__ = [
     "Network",
     "Parameter",
     "Backend",
+    "BackupAndRestore",
     "BinaryCrossEntropy",
     "Buffer",
     "Callback",
@@ -61,6 +63,7 @@ __all__ = [
     "datasets",
     "get_backend",
     "initializers",
+    "io",
     "load",
     "losses",
     "optim",

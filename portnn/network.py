@@ -45,6 +45,8 @@ class Network:
             layer.rng = rng
         self.optimizer: Any = None  # the optimizer of the last fit: moved along by to()
         self.train_step: Any = None  # the last fit's TrainStep (it keeps its compiled code)
+        self.history: Any = None  # the last fit's History
+        self.initial_epoch = 0  # where fit starts: set by a callback that resumes a run
         self.stop_training = False
         host = [(layer.init_params(init_rng), layer.init_buffers()) for layer in self.layers]
         self._place(get_backend(backend), dtype, host)
@@ -133,6 +135,18 @@ class Network:
             new[key] = self.xp.asarray(value, copy=True)  # never alias the caller's array
         for key, target in arrays.items():
             target.value = new[key]
+
+    def rng_state(self) -> dict[str, Any]:
+        """The states of the network's host random generators (shuffling, each Dropout's masks):
+        what a run needs, beside the weights and the optimizer, to continue to the same bits."""
+        layers = {str(i): layer.rng.bit_generator.state for i, layer in enumerate(self.layers) if hasattr(layer, "rng")}
+        return {"shuffle": self.shuffle_rng.bit_generator.state, "layers": layers}
+
+    def set_rng_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`rng_state` returned (for the same architecture)."""
+        self.shuffle_rng.bit_generator.state = state["shuffle"]
+        for i, layer_state in state["layers"].items():
+            self.layers[int(i)].rng.bit_generator.state = layer_state  # type: ignore[attr-defined]
 
     def num_parameters(self) -> int:
         """Total number of trainable scalars."""

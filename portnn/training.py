@@ -30,7 +30,7 @@ def fit(
     y: Any,
     *,
     loss: str | Loss = "mse",
-    optimizer: str | Optimizer = "sgd",
+    optimizer: str | Optimizer | None = None,
     epochs: int = 1,
     batch_size: int | None = None,
     shuffle: bool = True,
@@ -47,6 +47,10 @@ def fit(
     parameter stops training with :class:`DivergenceError`, restoring the last finite weights.
     With ``compile`` (the default) each training step runs compiled where the backend compiles
     (JAX, through ``jax.jit``; see :mod:`portnn.compiled`); elsewhere it changes nothing.
+    ``optimizer=None`` continues with ``model.optimizer`` (the last fit's, or the one loaded with
+    the model) and its state, or starts plain ``SGD(lr=0.01)`` when there is none. A callback
+    may set ``model.initial_epoch`` in ``on_train_begin`` (``BackupAndRestore`` does, to resume);
+    ``model.history`` is the History being filled.
 
     >>> import portnn as pn
     >>> X, y = pn.datasets.xor()
@@ -55,7 +59,8 @@ def fit(
     >>> len(h.history["loss"])
     5
     """
-    loss, optimizer = get_loss(loss), get_optimizer(optimizer)
+    loss = get_loss(loss)
+    optimizer = get_optimizer(optimizer if optimizer is not None else (model.optimizer or "sgd"))
     if not isinstance(compile, bool):
         raise TypeError(f"compile: expected True or False, got {compile!r}")
     epochs = _checks.positive_int("epochs", epochs)  # type: ignore[assignment]
@@ -70,12 +75,13 @@ def fit(
     n = X.shape[0]
     size = n if batch_size is None else min(batch_size, n)
     step = model.train_step = TrainStep.reuse(model.train_step, model, loss, optimizer, compile=compile)
-    model.optimizer, model.stop_training = optimizer, False
+    model.optimizer, model.stop_training, model.initial_epoch = optimizer, False, 0
     callbacks = [History(), *callbacks]
+    model.history = callbacks[0]
     for cb in callbacks:
         cb.on_train_begin(model)
     guard = _DivergenceGuard(model)
-    bar = _Progress(epochs) if show_progress else None
+    bar = _Progress(epochs, model.initial_epoch) if show_progress else None
     batches = [(i, min(i + size, n)) for i in range(0, n, size)]
     try:
         with model.backend.floating_point_errors_ignored():
@@ -104,9 +110,10 @@ def _run_epochs(
 ) -> int:
     """The epoch loop; returns the index of the last epoch run."""
     xp, n, start_time = model.xp, X.shape[0], time.perf_counter()
-    loss = train_step.loss
+    loss, first = train_step.loss, model.initial_epoch
     chunks = _chunks(batches, X)
-    for epoch in range(epochs):
+    epoch = first - 1  # when a resumed run has no epoch left to run
+    for epoch in range(first, epochs):
         if len(batches) == 1:
             step_losses = [train_step(X, y)]
             total = step_losses[0]
@@ -135,7 +142,7 @@ def _run_epochs(
         for cb in callbacks:
             cb.on_epoch_end(model, epoch, logs)
         if bar is not None:
-            bar.update(epoch, logs, n * (epoch + 1) / (time.perf_counter() - start_time))
+            bar.update(epoch, logs, n * (epoch + 1 - first) / (time.perf_counter() - start_time))
         if model.stop_training:
             break
     return epoch
@@ -228,11 +235,11 @@ class _DivergenceGuard:
 class _Progress:
     """A tqdm bar over epochs showing the loss and samples per second (refreshed at most 10x/s)."""
 
-    def __init__(self, epochs: int) -> None:
+    def __init__(self, epochs: int, first: int = 0) -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True)
-        self.last, self.done = 0.0, 0
+        self.bar = tqdm(total=epochs, initial=first, unit="epoch", file=sys.stderr, dynamic_ncols=True)
+        self.last, self.done = 0.0, first
 
     def update(self, epoch: int, logs: dict[str, float], samples_per_s: float) -> None:
         now, self.done = time.perf_counter(), epoch + 1
