@@ -7,7 +7,7 @@ shaped like ``pred``; training calls the fused ``value_and_grad`` so shared work
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from . import _math
 from ._checks import by_name
@@ -24,6 +24,11 @@ class Loss:
 
     name = ""
     takes_labels = False  # integer class labels of shape (n,) are accepted for (n, k) predictions
+    # What the model must output when the loss does not take logits: "probability" (each value in
+    # [0, 1]), "distribution" (rows of probabilities summing to 1), or None (any real numbers).
+    # fit checks it against the model's last layer before training (see portnn.misuse).
+    probability_kind: ClassVar[str | None] = None
+    link: ClassVar[str] = ""  # what the loss applies to logits itself (from_logits=True): "softmax"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A subclass with a ``name`` is registered under it: ``loss="my_loss"`` finds it."""
@@ -47,6 +52,11 @@ class Loss:
             raise TypeError(f"{self.name}: target is a {type(target).__name__}, predictions a {type(pred).__name__}")
         self.check_pred(pred)
         return self.value_and_grad(xp, pred, self.prepare_target(xp, target, pred.shape, pred.dtype))
+
+    def expects(self) -> str | None:
+        """What the model must output: ``"logits"`` (a loss with ``from_logits=True``), else
+        :attr:`probability_kind` (``None``: anything real)."""
+        return "logits" if getattr(self, "from_logits", False) else self.probability_kind
 
     def check_pred(self, pred: Array) -> None:
         """Reject predictions the loss is not defined for (probabilities outside [0, 1], say)."""
@@ -109,6 +119,8 @@ class BinaryCrossEntropy(Loss):
     """
 
     name = "bce"
+    probability_kind = "probability"
+    link = "sigmoid"
 
     def __init__(self, from_logits: bool = False) -> None:
         self.from_logits = bool(from_logits)
@@ -141,6 +153,8 @@ class _ClassLoss(Loss):
     """Shared by the losses over class distributions (rows of ``pred``)."""
 
     takes_labels = True
+    probability_kind = "distribution"
+    link = "softmax"
 
     def __init__(self, from_logits: bool) -> None:
         self.from_logits = bool(from_logits)
