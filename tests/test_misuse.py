@@ -203,3 +203,48 @@ def test_an_invalid_output_kind_is_refused_when_the_class_is_defined():
 def test_check_output_with_no_deciding_layer_passes():
     model = pn.Sequential(pn.Identity(), seed=0)  # nothing but pass-through layers: nothing to judge
     check_output(model, pn.CrossEntropy(), model.check_features(np.ones((2, 3))))
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "kl_div"])
+def test_whole_number_float_labels_train_exactly_like_integer_labels(spec, loss):
+    X, labels = data(n=48, k=4)
+    last = [pn.Softmax()] if loss == "kl_div" else []
+    histories = []
+    for y in (labels, labels.astype(np.float64)):
+        model = pn.Sequential(pn.Dense(4, 8), pn.Tanh(), pn.Dense(8, 4), *last, backend=spec, seed=3)
+        history = model.fit(
+            X, y, loss=loss, epochs=3, batch_size=16, validation_data=(X[:8], y[:8]), progress=False
+        ).history
+        histories.append((history, float(pn.value_and_grad(model, loss, X, y)[0])))
+    assert histories[0] == histories[1]
+
+
+@pytest.mark.parametrize("bad", [0.5, 2.25, -0.5])
+def test_non_whole_float_labels_are_refused_by_value_not_shape(spec, bad):
+    X, labels = data()
+    y = labels.astype(np.float64)
+    y[5] = bad
+    model = pn.Sequential(pn.Dense(4, 3), backend=spec, seed=0)
+    message = assert_refused_before_training(
+        model,
+        X,
+        y,
+        "cross_entropy",
+        ValueError,
+        rf"^y: cross_entropy: 1-D targets are class labels, but these are floats \(dtype float32\) that are not "
+        rf"whole numbers: row 5 has {bad}; pass integer labels in \[0, 3\)",
+    )
+    assert "shape (40,)" not in message
+    with pytest.raises(ValueError, match=r"validation_data\[1\]: cross_entropy: .*not whole numbers: row 5"):
+        model.fit(X, labels, loss="cross_entropy", validation_data=(X, y), progress=False)
+    with pytest.raises(ValueError, match=r"y: cross_entropy: .*not whole numbers: row 5"):
+        pn.value_and_grad(model, "cross_entropy", X, y)
+
+
+def test_whole_float_labels_out_of_range_name_the_label(spec):
+    X, labels = data()
+    y = labels.astype(np.float64)
+    y[7] = 3.0
+    model = pn.Sequential(pn.Dense(4, 3), backend=spec, seed=0)
+    match = r"y: cross_entropy: class labels must be in \[0, 3\); row 7 has label 3$"
+    assert_refused_before_training(model, X, y, "cross_entropy", ValueError, match)
