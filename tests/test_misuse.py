@@ -248,3 +248,34 @@ def test_whole_float_labels_out_of_range_name_the_label(spec):
     model = pn.Sequential(pn.Dense(4, 3), backend=spec, seed=0)
     match = r"y: cross_entropy: class labels must be in \[0, 3\); row 7 has label 3$"
     assert_refused_before_training(model, X, y, "cross_entropy", ValueError, match)
+
+
+STRING_FIX = r"; encode them as integers first: classes, y_int = np.unique\(y, return_inverse=True\)$"
+
+
+@pytest.mark.parametrize(
+    ("y", "dtype"),
+    [
+        (np.array(["cat", "dog"] * 20), "<U3"),
+        (np.array(["cat", "dog"] * 20, dtype=object), "object"),
+        (["cat", "dog"] * 20, "<U3"),
+        (np.array([b"cat", b"dog"] * 20), "|S3"),
+    ],
+    ids=["str", "object", "list", "bytes"],
+)
+def test_string_labels_name_the_encoding(y, dtype):
+    X = data()[0]
+    match = rf"^y: class labels are strings \(dtype {dtype}\){STRING_FIX}"
+    model = pn.Sequential(pn.Dense(4, 2), seed=0)
+    assert_refused_before_training(model, X, y, "cross_entropy", TypeError, match)
+    with pytest.raises(TypeError, match=match):
+        pn.value_and_grad(model, "cross_entropy", X, y)
+    with pytest.raises(TypeError, match=r"^validation_data\[1\]: class labels are strings \(dtype"):
+        model.fit(X, data()[1] % 2, loss="cross_entropy", validation_data=(X, y), progress=False)
+
+
+def test_an_object_array_of_numbers_keeps_the_plain_message():
+    X = data()[0]
+    y = np.array(list(range(40)), dtype=object)
+    with pytest.raises(TypeError, match=r"^y: expected numbers, got an array of dtype object$"):
+        pn.Sequential(pn.Dense(4, 2), seed=0).fit(X, y, loss="cross_entropy", progress=False)
