@@ -68,9 +68,27 @@ def features(name: str, X: Any, backend: Backend, dtype: Any, n_features: int | 
     return arr
 
 
+def reject_string_labels(name: str, y: Any) -> Any:
+    """``TypeError`` naming the fix when ``y`` holds strings (class names); else ``y``, as NumPy if it
+    was a list."""
+    if y is None or isinstance(y, (str, bytes, dict, set)) or (library_of(y) not in (None, "numpy")):
+        return y  # kind_check refuses these types; other libraries have no string arrays
+    try:
+        y = np.asarray(y)
+    except (ValueError, TypeError):
+        return y  # kind_check says why
+    if y.dtype.kind in ("U", "S") or (y.dtype.kind == "O" and any(isinstance(v, (str, bytes)) for v in y.flat)):
+        raise TypeError(
+            f"{name}: class labels are strings (dtype {y.dtype}); encode them as integers first: "
+            f"classes, y_int = np.unique(y, return_inverse=True)"
+        )
+    return y
+
+
 def targets(name: str, y: Any, backend: Backend, dtype: Any, n_rows: int) -> Array:
-    """``y`` on the model's backend: integers stay integers (class labels), floats take ``dtype``."""
-    y = kind_check(name, y)
+    """``y`` on the model's backend: integers stay integers (class labels), floats take ``dtype``.
+    Strings (class names) are refused with how to encode them."""
+    y = kind_check(name, reject_string_labels(name, y))
     if len(y.shape) == 0 or y.shape[0] != n_rows:
         raise ValueError(f"{name}: expected {n_rows} rows to match X, got shape {tuple(y.shape)}")
     is_integer = "int" in str(y.dtype)  # integer class labels stay integers; the loss decides

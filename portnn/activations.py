@@ -14,7 +14,11 @@ Array = Any
 
 
 class Activation(Layer):
-    """A parameter-free elementwise (or row-wise) layer."""
+    """A parameter-free elementwise (or row-wise) layer.
+
+    Each of portnn's declares its ``output_kind`` (see :data:`portnn.layers.OUTPUT_KINDS`); one of
+    yours that does not is looked at through its outputs when it ends a model.
+    """
 
     abstract = True
     relu_like = False  # a Dense layer before it is initialised He-normal instead of Glorot
@@ -32,6 +36,8 @@ class Activation(Layer):
 class Identity(Activation):
     """``f(x) = x``."""
 
+    output_kind = "same"
+
     def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
         return X, lambda dY, input_grad=True: dY
 
@@ -43,6 +49,8 @@ class Sigmoid(Activation):
     >>> float(pn.Sequential(pn.Sigmoid(), backend="numpy", dtype="float64")([[-1.0]])[0, 0])
     0.2689414213699951
     """
+
+    output_kind = "probability"
 
     def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
         xp, one = self.xp, self.one
@@ -58,6 +66,8 @@ class Sigmoid(Activation):
 class Tanh(Activation):
     """``f(x) = tanh(x)``."""
 
+    output_kind = "real"
+
     def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
         Y = self.xp.tanh(X)
         one = self.one
@@ -67,6 +77,7 @@ class Tanh(Activation):
 class ReLU(Activation):
     """``f(x) = max(x, 0)``."""
 
+    output_kind = "real"
     relu_like = True
 
     def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
@@ -78,6 +89,7 @@ class ReLU(Activation):
 class LeakyReLU(Activation):
     """``f(x) = x if x > 0 else alpha * x``."""
 
+    output_kind = "real"
     relu_like = True
 
     def __init__(self, alpha: float = 0.01) -> None:
@@ -97,6 +109,7 @@ class LeakyReLU(Activation):
 class ELU(Activation):
     """``f(x) = x if x > 0 else alpha * (exp(x) - 1)``."""
 
+    output_kind = "real"
     relu_like = True
 
     def __init__(self, alpha: float = 1.0) -> None:
@@ -117,6 +130,8 @@ class ELU(Activation):
 class Softplus(Activation):
     """``f(x) = log(1 + exp(x))``, computed without overflow."""
 
+    output_kind = "real"
+
     def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
         xp, low, high = self.xp, self.low, self.high
         Y = _math.softplus(xp, X, self.limit)
@@ -131,6 +146,7 @@ _GELU_SATURATION = 10.0  # tanh(u) is exactly +-1 beyond here in float64, and x*
 class GELU(Activation):
     """Gaussian error linear unit, tanh form: ``0.5 x (1 + tanh(k (x + 0.044715 x^3)))``."""
 
+    output_kind = "real"
     relu_like = True
 
     def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
@@ -152,6 +168,8 @@ class Softmax(Activation):
     Prefer ``CrossEntropy(from_logits=True)`` on the logits for training; use this layer when the
     network itself must output probabilities.
     """
+
+    output_kind = "distribution"
 
     def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
         xp = self.xp

@@ -23,6 +23,12 @@ Backprop = Callable[..., Any]
 
 LAYERS: dict[str, type[Layer]] = {}
 
+# What a layer's outputs are (``Layer.output_kind``), for fit's check of the loss against the model
+# (:mod:`portnn.misuse`): "probability" (each value in [0, 1]), "distribution" (rows of
+# probabilities summing to 1), "real" (any real numbers), "same" (its input's kind, passed through),
+# or None: not declared, so fit looks at the outputs of a forward pass on the first training rows.
+OUTPUT_KINDS = (None, "probability", "distribution", "real", "same")
+
 
 def register_layer(cls: type[Layer]) -> type[Layer]:
     """Make ``cls`` loadable by name (every subclass of :class:`Layer` is registered when it is
@@ -73,9 +79,12 @@ class Layer:
     # Set by the model when this layer's input is a fresh array nobody else holds (the output of
     # the Dense layer before it): the layer may then overwrite it instead of allocating.
     owns_input = False
+    output_kind: ClassVar[str | None] = None  # see OUTPUT_KINDS; subclasses inherit it
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if cls.output_kind not in OUTPUT_KINDS:
+            raise TypeError(f"{cls.__qualname__}.output_kind: expected one of {OUTPUT_KINDS}, got {cls.output_kind!r}")
         if "abstract" not in cls.__dict__:
             cls.abstract = False
         if not cls.abstract:
@@ -138,6 +147,8 @@ class Dense(Layer):
     (2, 3)
     """
 
+    output_kind = "real"
+
     @classmethod
     def example(cls) -> Dense:
         return cls(3, 2)
@@ -188,6 +199,8 @@ class Dropout(Layer):
     The mask is drawn on the host from the model's seeded RNG, so it is the same on every backend.
     At inference the layer passes its input through.
     """
+
+    output_kind = "same"
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()

@@ -7,7 +7,7 @@ shaped like ``pred``; training calls the fused ``value_and_grad`` so shared work
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from . import _math
 from ._checks import by_name
@@ -23,7 +23,12 @@ class Loss:
     """Base class: subclasses implement ``value_and_grad(xp, pred, target) -> (value, grad)``."""
 
     name = ""
-    takes_labels = False  # integer class labels of shape (n,) are accepted for (n, k) predictions
+    takes_labels = False  # class labels of shape (n,) are accepted for (n, k) predictions
+    # What the model must output when the loss does not take logits: "probability" (each value in
+    # [0, 1]), "distribution" (rows of probabilities summing to 1), or None (any real numbers).
+    # fit checks it against the model's last layer before training (see portnn.misuse).
+    probability_kind: ClassVar[str | None] = None
+    link: ClassVar[str] = ""  # what the loss applies to logits itself (from_logits=True): "softmax"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A subclass with a ``name`` is registered under it: ``loss="my_loss"`` finds it."""
@@ -47,6 +52,11 @@ class Loss:
             raise TypeError(f"{self.name}: target is a {type(target).__name__}, predictions a {type(pred).__name__}")
         self.check_pred(pred)
         return self.value_and_grad(xp, pred, self.prepare_target(xp, target, pred.shape, pred.dtype))
+
+    def expects(self) -> str | None:
+        """What the model must output: ``"logits"`` (a loss with ``from_logits=True``), else
+        :attr:`probability_kind` (``None``: anything real)."""
+        return "logits" if getattr(self, "from_logits", False) else self.probability_kind
 
     def check_pred(self, pred: Array) -> None:
         """Reject predictions the loss is not defined for (probabilities outside [0, 1], say)."""
@@ -109,6 +119,8 @@ class BinaryCrossEntropy(Loss):
     """
 
     name = "bce"
+    probability_kind = "probability"
+    link = "sigmoid"
 
     def __init__(self, from_logits: bool = False) -> None:
         self.from_logits = bool(from_logits)
@@ -138,9 +150,15 @@ class BinaryCrossEntropy(Loss):
 
 
 class _ClassLoss(Loss):
-    """Shared by the losses over class distributions (rows of ``pred``)."""
+    """Shared by the losses over class distributions (rows of ``pred``).
+
+    1-D targets are class labels: integers, or floats that are whole numbers (labels read from a
+    CSV as ``0.0 ... 9.0``), which are cast to integers; other floats (``0.5``) are refused.
+    """
 
     takes_labels = True
+    probability_kind = "distribution"
+    link = "softmax"
 
     def __init__(self, from_logits: bool) -> None:
         self.from_logits = bool(from_logits)
@@ -148,7 +166,7 @@ class _ClassLoss(Loss):
     def prepare_target(self, xp: Any, target: Array, pred_shape: tuple, dtype: Any) -> Array:
         if len(pred_shape) != 2:
             raise ValueError(f"{self.name}: predictions must be 2-D (samples, classes), got {tuple(pred_shape)}")
-        if len(target.shape) == 1 and xp.isdtype(target.dtype, "integral"):
+        if len(target.shape) == 1 and (xp.isdtype(target.dtype, "integral") or _is_floating(xp, target.dtype)):
             return self._one_hot(xp, target, pred_shape, dtype)
         return super().prepare_target(xp, target, pred_shape, dtype)
 
@@ -161,10 +179,20 @@ class _ClassLoss(Loss):
         if labels.shape[0] != n:
             raise ValueError(f"{self.name}: {labels.shape[0]} labels for {n} predictions")
         host = to_numpy(labels, copy=False)
+        fractional = host != host.round()
+        if fractional.any():
+            row = int(fractional.argmax())
+            raise ValueError(
+                f"{self.name}: 1-D targets are class labels, but these are floats (dtype {host.dtype}) that are "
+                f"not whole numbers: row {row} has {host[row].item()}; pass integer labels in [0, {k}) "
+                f"(whole-number floats such as 3.0 are accepted), or one-hot/probability rows of shape ({n}, {k})"
+            )
         if host.size and (host.min() < 0 or host.max() >= k):
             row = int(((host < 0) | (host >= k)).argmax())
             raise ValueError(f"{self.name}: class labels must be in [0, {k}); row {row} has label {int(host[row])}")
         classes = xp.arange(k, device=labels.device)
+        if not xp.isdtype(labels.dtype, "integral"):
+            labels = xp.astype(labels, classes.dtype)  # whole numbers: the cast is exact
         return xp.astype(xp.reshape(labels, (n, 1)) == classes, dtype)
 
     def _log_probs_and_grad(self, xp: Any, pred: Array, target: Array) -> tuple[Array, Array]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import _checks
+from . import _checks, misuse
 from .compiled import CompiledStep, can_compile
 from .losses import Loss, get_loss
 from .optim import Optimizer
@@ -114,7 +114,12 @@ def value_and_grad(
     X = model.check_features(X)
     y = _checks.targets("y", y, model.backend, model.dtype, X.shape[0])
     pred, backprops = model.forward(X, training)
-    value, grad = loss.value_and_grad(model.xp, pred, loss.prepare_target(model.xp, y, tuple(pred.shape), model.dtype))
+    misuse.check_output(model, loss, X, output=pred)
+    try:
+        y = loss.prepare_target(model.xp, y, tuple(pred.shape), model.dtype)
+    except ValueError as exc:
+        raise ValueError(f"y: {exc}") from exc
+    value, grad = loss.value_and_grad(model.xp, pred, y)
     model.backward(grad, backprops)
     xp = model.xp
     return xp.asarray(value), {p.name: xp.asarray(p.grad, copy=True) for p in model.parameters()}

@@ -169,8 +169,11 @@ def _chunks(batches: list[tuple[int, int]], X: Array) -> list[tuple[int, int, li
 
 
 def _prepare(model: Network, X: Any, y: Any, loss: Loss, x_name: str, y_name: str) -> tuple[Array, Array]:
+    from .misuse import check_output
+
     X = model.check_features(X, x_name)
     y = _checks.targets(y_name, y, model.backend, model.dtype, X.shape[0])
+    check_output(model, loss, X, x_name)  # a loss that does not fit the model's output, before any step
     n_out = model.n_out if model.n_out is not None else model.forward(X[:1, ...], False)[0].shape[1]
     try:
         y = loss.prepare_target(model.xp, y, (X.shape[0], n_out), model.dtype)
