@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from . import _checks
 from .callbacks import Callback, History
 from .losses import Loss, get_loss
+from .misuse import check_output
 from .optim import Optimizer, get_optimizer
 from .step import TrainStep
 
@@ -99,7 +100,7 @@ def _run_epochs(
     model: Network,
     X: Array,
     y: Array,
-    train_step: TrainStep,
+    step: TrainStep,
     epochs: int,
     shuffle: bool,
     batches: list[tuple[int, int]],
@@ -110,7 +111,7 @@ def _run_epochs(
 ) -> int:
     """The epoch loop; returns the index of the last epoch run."""
     xp, n, start_time = model.xp, X.shape[0], time.perf_counter()
-    loss, first = train_step.loss, model.initial_epoch
+    loss, first, train_step = step.loss, model.initial_epoch, step.run
     chunks = _chunks(batches, X)
     epoch = first - 1  # when a resumed run has no epoch left to run
     for epoch in range(first, epochs):
@@ -169,8 +170,6 @@ def _chunks(batches: list[tuple[int, int]], X: Array) -> list[tuple[int, int, li
 
 
 def _prepare(model: Network, X: Any, y: Any, loss: Loss, x_name: str, y_name: str) -> tuple[Array, Array]:
-    from .misuse import check_output
-
     X = model.check_features(X, x_name)
     y = _checks.targets(y_name, y, model.backend, model.dtype, X.shape[0])
     check_output(model, loss, X, x_name)  # a loss that does not fit the model's output, before any step
@@ -207,7 +206,7 @@ class _DivergenceGuard:
             self.latest = self._copies()
         elif self.model.backend.writeable:
             for buf, p in zip(self.latest, self.parameters):  # copy_into, inlined: runs every epoch
-                buf[...] = p.value
+                buf[...] = p.store[p.key]
         else:
             self.latest = [p.value for p in self.parameters]  # immutable arrays: sharing is a copy
 
