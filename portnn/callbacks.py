@@ -34,6 +34,13 @@ class History(Callback):
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
 
+    def plot(self, path: Any = None) -> Any:
+        """Draw the loss and metric curves by epoch (matplotlib); save to ``path`` if given.
+        Returns the Figure. See :func:`portnn.plotting.plot_history`."""
+        from .plotting import plot_history
+
+        return plot_history(self.history, path)
+
     def __repr__(self) -> str:
         last = {k: v[-1] for k, v in self.history.items()}
         return f"History(epochs={len(self.epoch)}, last={last})"

@@ -9,30 +9,41 @@ from collections.abc import Sequence
 from . import __version__
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
+    from .activations import ACTIVATIONS
+    from .optim import OPTIMIZERS
+
     parser = argparse.ArgumentParser(prog="portnn", description="Array-API neural networks on any backend.")
     parser.add_argument("--version", action="version", version=f"portnn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    shows_defaults = {"formatter_class": argparse.ArgumentDefaultsHelpFormatter}
 
-    demo = sub.add_parser("demo", help="reproduce the seed notebooks")
+    demo = sub.add_parser("demo", help="reproduce the seed notebooks", **shows_defaults)
     demo.add_argument("name", choices=["xor", "people", "neuron"])
-    demo.add_argument("--backend", default="numpy")
-    demo.add_argument("--epochs", type=int, default=None)
-    demo.add_argument("--no-progress", action="store_true")
+    demo.add_argument("--backend", default="numpy", help="backend spec (see `portnn info`)")
+    demo.add_argument("--epochs", type=_positive_int, default=None, help="None: the notebook's own")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    train = sub.add_parser("train", help="train an MLP on a built-in dataset")
-    train.add_argument("--dataset", choices=["spirals", "xor", "people"], default="spirals")
+    train = sub.add_parser("train", help="train an MLP on a built-in dataset", **shows_defaults)
+    train.add_argument("--dataset", choices=["spirals", "xor", "people"], default="spirals", help="built-in data")
     train.add_argument("--hidden", default="64,64", help="hidden layer sizes, comma separated")
-    train.add_argument("--activation", default="relu")
-    train.add_argument("--optimizer", default="adam")
-    train.add_argument("--lr", type=float, default=0.01)
-    train.add_argument("--epochs", type=int, default=200)
-    train.add_argument("--batch-size", type=int, default=None)
-    train.add_argument("--backend", default="numpy")
-    train.add_argument("--dtype", default="float32")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--activation", default="relu", choices=sorted(ACTIVATIONS), help="after each hidden layer")
+    train.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS), help="with default settings and --lr")
+    train.add_argument("--lr", type=float, default=0.01, help="learning rate")
+    train.add_argument("--epochs", type=_positive_int, default=200, help="passes over the data")
+    train.add_argument("--batch-size", type=_positive_int, default=None, help="rows per step; None: the full batch")
+    train.add_argument("--backend", default="numpy", help="backend spec (see `portnn info`)")
+    train.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="floating point type")
+    train.add_argument("--seed", type=int, default=0, help="initial weights, shuffling, dropout")
     train.add_argument("--save", default=None, help="write the trained model to this .safetensors file")
-    train.add_argument("--no-progress", action="store_true")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     from .bench.cli import add_bench_parser
 

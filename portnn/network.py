@@ -15,6 +15,7 @@ from .activations import get_activation
 from .layers import Dense, Dropout, Layer
 from .parameter import Buffer, Parameter
 from .random import make_rng, spawn
+from .summary import summary_table
 
 Array = Any
 
@@ -151,6 +152,13 @@ class Network:
     def num_parameters(self) -> int:
         """Total number of trainable scalars."""
         return sum(int(np.prod(p.value.shape)) for p in self.parameters())
+
+    def summary(self) -> str:
+        """Print (and return) a table of the layers, their output sizes, parameters and buffers,
+        the totals, and the backend, device and dtype."""
+        text = summary_table(self)
+        print(text)
+        return text
 
     # -- computing -----------------------------------------------------------------------------
     def check_features(self, X: Any, name: str = "X") -> Array:
