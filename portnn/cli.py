@@ -23,15 +23,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="portnn", description="Array-API neural networks on any backend.")
     parser.add_argument("--version", action="version", version=f"portnn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    shows_defaults = {"formatter_class": argparse.ArgumentDefaultsHelpFormatter}
+    shows_defaults = argparse.ArgumentDefaultsHelpFormatter
 
-    demo = sub.add_parser("demo", help="reproduce the seed notebooks", **shows_defaults)
+    demo = sub.add_parser("demo", help="reproduce the seed notebooks", formatter_class=shows_defaults)
     demo.add_argument("name", choices=["xor", "people", "neuron"])
     demo.add_argument("--backend", default="numpy", help="backend spec (see `portnn info`)")
     demo.add_argument("--epochs", type=_positive_int, default=None, help="None: the notebook's own")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    train = sub.add_parser("train", help="train an MLP on a built-in dataset", **shows_defaults)
+    train = sub.add_parser("train", help="train an MLP on a built-in dataset", formatter_class=shows_defaults)
     train.add_argument("--dataset", choices=["spirals", "xor", "people"], default="spirals", help="built-in data")
     train.add_argument("--hidden", default="64,64", help="hidden layer sizes, comma separated")
     train.add_argument("--activation", default="relu", choices=sorted(ACTIVATIONS), help="after each hidden layer")
