@@ -21,6 +21,7 @@ from .layers import Dense, Dropout, Layer, register_layer
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy, Exponential, KLDivergence, Loss
 from .model import Sequential, load
 from .network import Network
+from .normalization import BatchNorm, LayerNorm
 from .parameter import Buffer, Parameter
 from .step import TrainStep, value_and_grad
 from .training import DivergenceError
@@ -35,6 +36,7 @@ __all__ = [
     "Parameter",
     "Backend",
     "BackupAndRestore",
+    "BatchNorm",
     "BinaryCrossEntropy",
     "Buffer",
     "Callback",
@@ -48,6 +50,7 @@ __all__ = [
     "Identity",
     "KLDivergence",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
     "Loss",
     "ReLU",

@@ -1,11 +1,11 @@
 """Training steps compiled as a whole where the backend compiles (JAX), instead of op by op.
 
 The step is the same code that runs eagerly (:meth:`portnn.step.TrainStep.eager`): it is traced
-once, with the parameters, gradients, optimizer state and step count passed in as arrays and
-handed back out, so the compiled function is pure while the layers and optimizer keep their usual
-in-place or rebinding code. What cannot be traced runs eagerly instead: networks with Dropout (its
-masks are drawn on the host) and optimizers with a learning-rate schedule (read as a host number
-per step).
+once, with the parameters, gradients, buffers (BatchNorm's running statistics), optimizer state
+and step count passed in as arrays and handed back out, so the compiled function is pure while
+the layers and optimizer keep their usual in-place or rebinding code. What cannot be traced runs
+eagerly instead: networks with Dropout (its masks are drawn on the host) and optimizers with a
+learning-rate schedule (read as a host number per step).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class CompiledStep:
     @staticmethod
     def key_for(network: Network, loss: Loss, optimizer: Optimizer) -> tuple:
         state_keys = tuple((p.name, n) for p in network.parameters() for n in optimizer.state_names)
+        buffer_names = tuple(b.name for b in network.buffers())
         return (
             network.backend.spec,
             network.dtype_name,
@@ -52,17 +53,19 @@ class CompiledStep:
             type(optimizer),
             repr(sorted(optimizer.get_config().items())),
             state_keys,
+            buffer_names,
         )
 
     def retarget(self, loss: Loss, optimizer: Optimizer) -> None:
         """Use ``optimizer``'s arrays from now on (its settings match the key)."""
         self.optimizer, self.lr = optimizer, optimizer.lr
         self.parameters = optimizer.parameters
+        self.buffers = self.network.buffers()
         self.state_keys = [(p.name, n) for p in self.parameters for n in optimizer.state[p.name]]
 
-    def _pure(self, params: list, grads: list, state: list, steps: Array, X: Array, y: Array) -> tuple:
+    def _pure(self, params: list, grads: list, state: list, buffers: list, steps: Array, X: Array, y: Array) -> tuple:
         opt = self.optimizer
-        self._install(params, grads, state)
+        self._install(params, grads, state, buffers)
         opt.steps = steps
         opt.forget_constants()  # made inside the trace, as its constants...
         value = self.eager(X, y)
@@ -74,22 +77,25 @@ class CompiledStep:
         opt = self.optimizer
         steps, before = opt.steps, self._collect()
         try:
-            value, params, grads, state = self.fn(*before, steps, X, y)
+            value, params, grads, state, buffers = self.fn(*before, steps, X, y)
         except BaseException:
             self._install(*before)  # no tracer is left behind
             opt.steps = steps
             raise
-        self._install(params, grads, state)
+        self._install(params, grads, state, buffers)
         opt.steps = steps + 1
         return value
 
-    def _collect(self) -> tuple[list, list, list]:
+    def _collect(self) -> tuple[list, list, list, list]:
         params = [p.value for p in self.parameters]
         grads = [p.grad for p in self.parameters]
-        return params, grads, [self.optimizer.state[key][name] for key, name in self.state_keys]
+        state = [self.optimizer.state[key][name] for key, name in self.state_keys]
+        return params, grads, state, [b.value for b in self.buffers]
 
-    def _install(self, params: list, grads: list, state: list) -> None:
+    def _install(self, params: list, grads: list, state: list, buffers: list) -> None:
         for p, value, grad in zip(self.parameters, params, grads):
             p.value, p.grad = value, grad
         for (key, name), value in zip(self.state_keys, state):
             self.optimizer.state[key][name] = value
+        for buffer, value in zip(self.buffers, buffers):
+            buffer.value = value
