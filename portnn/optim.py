@@ -6,17 +6,16 @@ and rebind to new arrays where they are not (JAX). Semantics follow PyTorch's op
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._checks import by_name
 from ._xp import Backend, to_numpy
+from .schedules import Schedule, cosine_decay, exponential_decay  # noqa: F401 (pn.optim.cosine_decay, ...)
 
 if TYPE_CHECKING:
     from .parameter import Parameter
 
 Array = Any
-Schedule = Callable[[int], float]
 
 
 def _check(name: str, value: Any, low: float, high: float = math.inf, low_open: bool = False) -> float:
@@ -264,18 +263,6 @@ class RMSprop(Optimizer):
         s = bk.ipow(bk.iadd(bk.ipow(bk.copy_into(s, v), 0.5), self.eps), -1.0)
         state["scratch"] = s = bk.imul(bk.imul(s, g), self.lr)
         return bk.isub(p, s)
-
-
-def exponential_decay(lr: float, rate: float, every: int = 1) -> Schedule:
-    """Schedule ``lr * rate ** (step // every)``."""
-    return lambda step: lr * rate ** (step // every)
-
-
-def cosine_decay(lr: float, total_steps: int, final_lr: float = 0.0) -> Schedule:
-    """Schedule from ``lr`` down to ``final_lr`` along half a cosine over ``total_steps``."""
-    return lambda step: (
-        final_lr + 0.5 * (lr - final_lr) * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
-    )
 
 
 def optimizer_from_state(state_dict: dict[str, Any]) -> Optimizer:
