@@ -6,17 +6,17 @@ and rebind to new arrays where they are not (JAX). Semantics follow PyTorch's op
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._checks import by_name
 from ._xp import Backend, to_numpy
+from .clipping import GradientClipping
+from .schedules import Schedule, cosine_decay, exponential_decay  # noqa: F401 (pn.optim.cosine_decay, ...)
 
 if TYPE_CHECKING:
     from .parameter import Parameter
 
 Array = Any
-Schedule = Callable[[int], float]
 
 
 def _check(name: str, value: Any, low: float, high: float = math.inf, low_open: bool = False) -> float:
@@ -32,7 +32,9 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {}
 
 
 class Optimizer:
-    """Base class. ``lr`` is a positive number or a schedule ``step -> lr``.
+    """Base class. ``lr`` is a positive number or a schedule ``step -> lr``. Keras's ``clipnorm``,
+    ``global_clipnorm`` and ``clipvalue`` (every optimizer's ``**clipping`` keywords) clip the loss
+    gradients before the update and any L2 ``weight_decay``: see :mod:`portnn.clipping`.
 
     Subclasses are registered by their lower-case class name (``"sgd"``), so ``optimizer="sgd"``
     and checkpoints find them. ``state_dict()`` / ``load_state_dict()`` own the state and settings.
@@ -44,13 +46,14 @@ class Optimizer:
         super().__init_subclass__(**kwargs)
         OPTIMIZERS[cls.__name__.lower()] = cls
 
-    def __init__(self, lr: float | Schedule = 0.01, weight_decay: float = 0.0) -> None:
+    def __init__(self, lr: float | Schedule = 0.01, weight_decay: float = 0.0, **clipping: float | None) -> None:
         if callable(lr):
             self.schedule: Schedule | None = lr
             self.lr = float(lr(0))
         else:
             self.schedule, self.lr = None, _check("lr", lr, 0.0, low_open=True)
         self.weight_decay = _check("weight_decay", weight_decay, 0.0)
+        self.clipping = GradientClipping.from_keywords(type(self).__name__, clipping)
         self.steps = 0
         self.state: dict[str, dict[str, Array]] = {}
         self.parameters: list[Parameter] = []
@@ -86,6 +89,8 @@ class Optimizer:
         self.steps += 1
         if self.schedule is not None:
             self.lr = float(self.schedule(self.steps - 1))
+        if self.clipping.active:  # all that plain optimizers pay for it
+            self.clipping(self.parameters, self.backend)
         state = self.state
         for param in self.parameters:  # the dicts behind the Parameter views: no property calls per step
             store, key = param.store, param.key
@@ -102,7 +107,7 @@ class Optimizer:
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (saved with a checkpoint). A schedule is saved as its current lr."""
-        return {"lr": self.lr, "weight_decay": self.weight_decay, **self._extra_config()}
+        return {"lr": self.lr, "weight_decay": self.weight_decay, **self._extra_config(), **self.clipping.config()}
 
     def _extra_config(self) -> dict[str, Any]:
         return {}
@@ -138,10 +143,10 @@ class Optimizer:
         return state  # the network binds it again, and moves the state to its backend
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state, parameters=[], _lr_array=None)
+        self.__dict__.update({"clipping": GradientClipping(), **state}, parameters=[], _lr_array=None)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(lr={self.lr})"
+        return f"{type(self).__name__}({self.clipping.arguments(lr=self.lr)})"
 
 
 class SGD(Optimizer):
@@ -153,9 +158,14 @@ class SGD(Optimizer):
     """
 
     def __init__(
-        self, lr: float | Schedule = 0.01, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0
+        self,
+        lr: float | Schedule = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        **clipping: float | None,
     ) -> None:
-        super().__init__(lr, weight_decay)
+        super().__init__(lr, weight_decay, **clipping)
         self.momentum = _check("momentum", momentum, 0.0, 1.0)
         if nesterov and self.momentum == 0.0:
             raise ValueError("nesterov: Nesterov momentum needs momentum > 0")
@@ -193,8 +203,9 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        **clipping: float | None,
     ) -> None:
-        super().__init__(lr, weight_decay)
+        super().__init__(lr, weight_decay, **clipping)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas: expected a pair of numbers, got {betas!r}")
         self.beta1 = _check("betas[0]", betas[0], 0.0, 1.0)
@@ -233,8 +244,9 @@ class AdamW(Adam):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.01,
+        **clipping: float | None,
     ) -> None:
-        super().__init__(lr, betas, eps, weight_decay)
+        super().__init__(lr, betas, eps, weight_decay, **clipping)
 
     def _decay(self, p: Array) -> Array:
         return self.backend.imul(p, 1.0 - self.lr * self.weight_decay) if self.weight_decay else p
@@ -246,9 +258,14 @@ class RMSprop(Optimizer):
     state_names = ("v", "scratch")
 
     def __init__(
-        self, lr: float | Schedule = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0
+        self,
+        lr: float | Schedule = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        **clipping: float | None,
     ) -> None:
-        super().__init__(lr, weight_decay)
+        super().__init__(lr, weight_decay, **clipping)
         self.alpha = _check("alpha", alpha, 0.0, 1.0)
         self.eps = _check("eps", eps, 0.0, low_open=True)
 
@@ -264,18 +281,6 @@ class RMSprop(Optimizer):
         s = bk.ipow(bk.iadd(bk.ipow(bk.copy_into(s, v), 0.5), self.eps), -1.0)
         state["scratch"] = s = bk.imul(bk.imul(s, g), self.lr)
         return bk.isub(p, s)
-
-
-def exponential_decay(lr: float, rate: float, every: int = 1) -> Schedule:
-    """Schedule ``lr * rate ** (step // every)``."""
-    return lambda step: lr * rate ** (step // every)
-
-
-def cosine_decay(lr: float, total_steps: int, final_lr: float = 0.0) -> Schedule:
-    """Schedule from ``lr`` down to ``final_lr`` along half a cosine over ``total_steps``."""
-    return lambda step: (
-        final_lr + 0.5 * (lr - final_lr) * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
-    )
 
 
 def optimizer_from_state(state_dict: dict[str, Any]) -> Optimizer:
