@@ -23,16 +23,36 @@ class Callback:
 
 
 class History(Callback):
-    """What ``fit`` returns: ``history.history["loss"]`` (and ``"val_loss"``), one float per epoch."""
+    """What ``fit`` returns: ``history.history["loss"]`` (and ``"val_loss"``, the metrics, and
+    whatever callbacks add to the logs), one float per epoch.
+
+    It records the logs when its turn comes (``fit``'s own History comes first, so the callbacks
+    after it see the epoch in ``model.history``), and ``fit`` calls :meth:`settle_epoch` once
+    every callback has run, so that what later callbacks added to or changed in the logs is
+    recorded too.
+    """
 
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
+        self._recorded: set[str] = set()
 
     def on_epoch_end(self, model: Network, epoch: int, logs: dict[str, float]) -> None:
         self.epoch.append(epoch)
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
+        self._recorded = set(logs)
+
+    def settle_epoch(self, logs: dict[str, float]) -> None:
+        """Take in the epoch's final ``logs``: keys added after :meth:`on_epoch_end` are appended,
+        changed values replace the recorded ones."""
+        for key, value in logs.items():
+            values = self.history.setdefault(key, [])
+            if key in self._recorded:
+                values[-1] = value
+            else:
+                values.append(value)
+        self._recorded = set(logs)
 
     def __repr__(self) -> str:
         last = {k: v[-1] for k, v in self.history.items()}
