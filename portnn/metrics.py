@@ -167,7 +167,8 @@ class R2(Metric):
     def compute(self, xp: Any, stats: Stats) -> Array:
         spread, residual = stats[2], stats[3]
         nonzero = spread != 0.0
-        score = xp.where(nonzero, 1.0 - residual / xp.where(nonzero, spread, 1.0), xp.where(residual == 0.0, 1.0, 0.0))
+        exact = xp.astype(residual == 0.0, residual.dtype)  # a constant target: 1 if hit exactly, else 0
+        score = xp.where(nonzero, 1.0 - residual / xp.where(nonzero, spread, 1.0), exact)
         return xp.mean(score)
 
 
