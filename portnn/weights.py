@@ -52,14 +52,16 @@ def class_labels(y: Any) -> np.ndarray:
     argmax), or binary targets ``(n, 1)`` of 0 and 1."""
     host = to_numpy(y, copy=False)
     if host.ndim == 2 and host.shape[1] > 1:
-        return np.asarray(host.argmax(axis=1))
-    flat = host.reshape(-1) if host.ndim == 2 else host
-    if host.ndim > 2 or not np.array_equal(flat, np.round(flat)):
-        raise ValueError(
-            "class_weight: the targets are not class labels (integer labels, one-hot rows, or 0/1 targets); "
-            "pass sample_weight instead"
-        )
-    return flat.astype(np.int64)
+        if (host >= 0).all() and np.allclose(host.sum(axis=1), 1.0):
+            return np.asarray(host.argmax(axis=1))
+    elif host.ndim <= 2:
+        flat = host.reshape(-1)
+        if np.array_equal(flat, np.round(flat)):
+            return flat.astype(np.int64)
+    raise ValueError(
+        "class_weight: the targets are not class labels (integer labels, one-hot rows, or 0/1 targets); "
+        "pass sample_weight instead"
+    )
 
 
 def class_row_weights(class_weight: Any, y: Any, n_out: int | None) -> np.ndarray:
