@@ -12,19 +12,20 @@ The same network and backprop train on NumPy, CuPy, PyTorch, JAX and array-api-s
 
 from __future__ import annotations
 
-from . import callbacks, datasets, initializers, io, losses, optim
+from . import callbacks, datasets, initializers, io, losses, metrics, optim
 from ._xp import Backend, available_backends, get_backend, to_numpy
 from .activations import ELU, GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .backup import BackupAndRestore
 from .callbacks import Callback, EarlyStopping, History
+from .divergence import DivergenceError
 from .layers import Dense, Dropout, Layer, register_layer
 from .losses import MSE, BinaryCrossEntropy, CrossEntropy, Exponential, KLDivergence, Loss
+from .metrics import R2, Accuracy, MeanAbsoluteError, MeanSquaredError, Metric, TopKAccuracy
 from .model import Sequential, load
 from .network import Network
 from .normalization import BatchNorm, LayerNorm
 from .parameter import Buffer, Parameter
 from .step import TrainStep, value_and_grad
-from .training import DivergenceError
 
 __version__ = "0.1.0"
 
@@ -32,6 +33,12 @@ __all__ = [
     "ELU",
     "GELU",
     "MSE",
+    "Accuracy",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "Metric",
+    "R2",
+    "TopKAccuracy",
     "Network",
     "Parameter",
     "Backend",
@@ -69,6 +76,7 @@ __all__ = [
     "io",
     "load",
     "losses",
+    "metrics",
     "optim",
     "register_layer",
     "to_numpy",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from .metricbase import METRICS
+
 if TYPE_CHECKING:
     from .network import Network
 
@@ -23,16 +25,36 @@ class Callback:
 
 
 class History(Callback):
-    """What ``fit`` returns: ``history.history["loss"]`` (and ``"val_loss"``), one float per epoch."""
+    """What ``fit`` returns: ``history.history["loss"]`` (and ``"val_loss"``, the metrics, and
+    whatever callbacks add to the logs), one float per epoch.
+
+    It records the logs when its turn comes (``fit``'s own History comes first, so the callbacks
+    after it see the epoch in ``model.history``), and ``fit`` calls :meth:`settle_epoch` once
+    every callback has run, so that what later callbacks added to or changed in the logs is
+    recorded too.
+    """
 
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
+        self._recorded: set[str] = set()
 
     def on_epoch_end(self, model: Network, epoch: int, logs: dict[str, float]) -> None:
         self.epoch.append(epoch)
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
+        self._recorded = set(logs)
+
+    def settle_epoch(self, logs: dict[str, float]) -> None:
+        """Take in the epoch's final ``logs``: keys added after :meth:`on_epoch_end` are appended,
+        changed values replace the recorded ones."""
+        for key, value in logs.items():
+            values = self.history.setdefault(key, [])
+            if key in self._recorded:
+                values[-1] = value
+            else:
+                values.append(value)
+        self._recorded = set(logs)
 
     def plot(self, path: Any = None) -> Any:
         """Draw the loss and metric curves by epoch (matplotlib); save to ``path`` if given.
@@ -50,18 +72,35 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
     ``monitor="auto"`` watches ``val_loss`` when validation data is given, else ``loss``. With
-    ``restore_best_weights`` the model ends with the weights of its best epoch.
+    ``restore_best_weights`` the model ends with the weights of its best epoch. ``mode="auto"``
+    maximizes a metric that is better higher (``accuracy``, ``val_r2``, ...: see
+    :attr:`portnn.metricbase.Metric.higher_is_better`) and minimizes anything else; ``"min"`` and
+    ``"max"`` say it.
     """
 
     def __init__(
-        self, monitor: str = "auto", patience: int = 5, min_delta: float = 0.0, restore_best_weights: bool = False
+        self,
+        monitor: str = "auto",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        restore_best_weights: bool = False,
+        mode: str = "auto",
     ) -> None:
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ValueError(f"patience: expected an int >= 0, got {patience!r}")
         if not isinstance(min_delta, (int, float)) or min_delta < 0:
             raise ValueError(f"min_delta: expected a number >= 0, got {min_delta!r}")
         self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
-        self.restore_best_weights = restore_best_weights
+        self.restore_best_weights, self.mode = restore_best_weights, mode
+
+    def _sign(self, key: str) -> float:
+        """1 where lower is better, -1 where higher is."""
+        if self.mode != "auto":
+            return -1.0 if self.mode == "max" else 1.0
+        metric = METRICS.get(key[4:] if key.startswith("val_") else key)
+        return -1.0 if metric is not None and metric.higher_is_better else 1.0
 
     def on_train_begin(self, model: Network) -> None:
         self.best, self.best_epoch, self.wait = math.inf, -1, 0
@@ -72,8 +111,9 @@ class EarlyStopping(Callback):
         key = self.monitor if self.monitor != "auto" else ("val_loss" if "val_loss" in logs else "loss")
         if key not in logs:
             raise ValueError(f"EarlyStopping: monitor {key!r} is not logged; logged: {sorted(logs)}")
+        sign = self._sign(key)
         value = logs[key]
-        if value < self.best - self.min_delta:
+        if self.best_epoch < 0 or sign * value < sign * self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
                 self.best_state = model.state_dict()

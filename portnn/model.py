@@ -8,11 +8,16 @@ The network itself (layers bound to a backend, parameters, forward and backward)
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from . import checkpoint, io
+from . import checkpoint, evaluation, io
 from .network import Network
 from .training import fit as _fit
+
+if TYPE_CHECKING:
+    from .lossbase import Loss
+    from .metricbase import Metric
 
 
 class Sequential(Network):
@@ -41,6 +46,21 @@ class Sequential(Network):
     def fit(self, X: Any, y: Any, **kwargs: Any) -> Any:
         """Train; see :func:`portnn.training.fit` for the arguments. Returns a History."""
         return _fit(self, X, y, **kwargs)
+
+    def evaluate(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        loss: str | Loss = "mse",
+        metrics: Sequence[str | Metric] = (),
+        batch_size: int | None = None,
+        sample_weight: Any = None,
+    ) -> dict[str, float]:
+        """The loss (``"loss"``) and each metric (under its name) on ``(X, y)``, in inference mode,
+        ``batch_size`` rows at a time, read from the device once; see :func:`portnn.evaluation.evaluate`."""
+        kwargs = {"loss": loss, "metrics": metrics, "batch_size": batch_size, "sample_weight": sample_weight}
+        return evaluation.evaluate(self, X, y, **kwargs)
 
     def save(self, path: str | os.PathLike, include_optimizer: bool = False) -> None:
         """Save to a safetensors file (atomically, checksummed): parameters, buffers, architecture,

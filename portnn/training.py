@@ -10,19 +10,20 @@ from typing import TYPE_CHECKING, Any
 
 from . import _checks
 from .callbacks import Callback, History
-from .losses import Loss, get_loss
-from .misuse import check_output
+from .divergence import DivergenceError, DivergenceGuard, first_bad_step
+from .evaluation import batch_counts, measure, prepare, prepare_weights, read_all, weighted_mean
+from .lossbase import Loss, get_loss
+from .metricbase import Metric, MetricSet, output_kind
 from .optim import Optimizer, get_optimizer
 from .step import TrainStep
+from .weights import RowWeights
 
 if TYPE_CHECKING:
     from .network import Network
 
+__all__ = ["DivergenceError", "fit"]
+
 Array = Any
-
-
-class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss or parameter; the model keeps its last finite weights."""
 
 
 def fit(
@@ -35,10 +36,13 @@ def fit(
     epochs: int = 1,
     batch_size: int | None = None,
     shuffle: bool = True,
-    validation_data: tuple[Any, Any] | None = None,
+    validation_data: tuple | None = None,
     callbacks: Sequence[Callback] = (),
     progress: bool | str = "auto",
     compile: bool = True,
+    metrics: Sequence[str | Metric] = (),
+    sample_weight: Any = None,
+    class_weight: Any = None,
 ) -> History:
     """Train ``model`` on ``(X, y)``.
 
@@ -53,12 +57,19 @@ def fit(
     may set ``model.initial_epoch`` in ``on_train_begin`` (``BackupAndRestore`` does, to resume);
     ``model.history`` is the History being filled.
 
+    ``metrics`` (names or :class:`portnn.metrics.Metric` objects) are logged each epoch under their
+    names, computed on the device from the predictions each step trains on and read with the loss;
+    with ``validation_data`` (``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``) the
+    validation loss and metrics as ``val_loss``, ``val_<name>``. ``sample_weight`` (one per row)
+    and ``class_weight`` (``{label: weight}``, unlisted classes 1) weigh the rows: the loss, the
+    epoch's loss and the metrics become weighted means (weight 2 counts a row twice).
+
     >>> import portnn as pn
     >>> X, y = pn.datasets.xor()
     >>> net = pn.Sequential(pn.Dense(2, 4), pn.Tanh(), pn.Dense(4, 1), pn.Sigmoid(), seed=0)
-    >>> h = net.fit(X, y, loss="mse", optimizer=pn.optim.SGD(lr=0.5), epochs=5, progress=False)
-    >>> len(h.history["loss"])
-    5
+    >>> h = net.fit(X, y, loss="mse", optimizer=pn.optim.SGD(lr=0.5), epochs=5, metrics=["accuracy"], progress=False)
+    >>> len(h.history["loss"]), len(h.history["accuracy"])
+    (5, 5)
     """
     loss = get_loss(loss)
     optimizer = get_optimizer(optimizer if optimizer is not None else (model.optimizer or "sgd"))
@@ -67,86 +78,138 @@ def fit(
     epochs = _checks.positive_int("epochs", epochs)  # type: ignore[assignment]
     batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
     show_progress = _resolve_progress(progress)
-    X, y = _prepare(model, X, y, loss, "X", "y")
-    validation = None
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise TypeError("validation_data: expected a pair (X_val, y_val)")
-        validation = _prepare(model, *validation_data, loss, "validation_data[0]", "validation_data[1]")
-    n = X.shape[0]
-    size = n if batch_size is None else min(batch_size, n)
-    step = model.train_step = TrainStep.reuse(model.train_step, model, loss, optimizer, compile=compile)
-    model.optimizer, model.stop_training, model.initial_epoch = optimizer, False, 0
+    X, y = prepare(model, X, y, loss, "X", "y")
+    data = _Data(X, y, prepare_weights(model, loss, y, sample_weight, class_weight), batch_size, shuffle)
+    validation = _validation(model, loss, validation_data)
+    metric_set = MetricSet(metrics, output_kind(model, loss)) if metrics else None
+    step = TrainStep.reuse(model.train_step, model, loss, optimizer, compile=compile, observe=metric_set)
+    model.train_step, model.optimizer, model.stop_training, model.initial_epoch = step, optimizer, False, 0
     callbacks = [History(), *callbacks]
     model.history = callbacks[0]
     for cb in callbacks:
         cb.on_train_begin(model)
-    guard = _DivergenceGuard(model)
     bar = _Progress(epochs, model.initial_epoch) if show_progress else None
-    batches = [(i, min(i + size, n)) for i in range(0, n, size)]
+    loop = _Loop(model, step, data, validation, metric_set, callbacks, bar)
     try:
         with model.backend.floating_point_errors_ignored():
-            epoch = _run_epochs(model, X, y, step, epochs, shuffle, batches, validation, callbacks, guard, bar)
+            epoch = loop.run(epochs)
     finally:
         if bar is not None:
             bar.close()
-    guard.check_final(epoch)
+    loop.guard.check_final(epoch)
     for cb in callbacks:
         cb.on_train_end(model)
     return callbacks[0]  # type: ignore[return-value]
 
 
-def _run_epochs(
-    model: Network,
-    X: Array,
-    y: Array,
-    step: TrainStep,
-    epochs: int,
-    shuffle: bool,
-    batches: list[tuple[int, int]],
-    validation: tuple[Array, Array] | None,
-    callbacks: list[Callback],
-    guard: _DivergenceGuard,
-    bar: _Progress | None,
-) -> int:
-    """The epoch loop; returns the index of the last epoch run."""
-    xp, n, start_time = model.xp, X.shape[0], time.perf_counter()
-    loss, first, train_step = step.loss, model.initial_epoch, step.run
-    chunks = _chunks(batches, X)
-    epoch = first - 1  # when a resumed run has no epoch left to run
-    for epoch in range(first, epochs):
-        if len(batches) == 1:
-            step_losses = [train_step(X, y)]
-            total = step_losses[0]
-        elif shuffle:
-            # Rows gathered in the shuffled order one chunk of batches (about 1 MB) at a time, as
-            # they are needed: no epoch-long copy of the training set, and the rows are still in
-            # cache when the batch's product reads them.
-            order = model.backend.asarray(model.shuffle_rng.permutation(n))
-            step_losses = []
-            for start, stop, local in chunks:
-                Xc, yc = xp.take(X, order[start:stop], axis=0), xp.take(y, order[start:stop], axis=0)
-                step_losses += [train_step(Xc[a:b, ...], yc[a:b, ...]) for a, b in local]
-            total = sum(v * (b - a) for v, (a, b) in zip(step_losses, batches)) / n
+def _validation(model: Network, loss: Loss, data: Any) -> tuple[Array, Array, RowWeights | None] | None:
+    if data is None:
+        return None
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        raise TypeError("validation_data: expected a pair (X_val, y_val) or (X_val, y_val, sample_weight_val)")
+    X, y = prepare(model, data[0], data[1], loss, "validation_data[0]", "validation_data[1]")
+    weights = prepare_weights(model, loss, y, data[2], name="validation_data[2]") if len(data) == 3 else None
+    return X, y, weights
+
+
+class _Data:
+    """The training data on the device, its batches, and what each batch counts for in the
+    epoch's loss (rows, or their total weight)."""
+
+    def __init__(self, X: Array, y: Array, weights: RowWeights | None, batch_size: int | None, shuffle: bool) -> None:
+        n = X.shape[0]
+        size = n if batch_size is None else min(batch_size, n)
+        self.X, self.y, self.weights, self.shuffle, self.n = X, y, weights, shuffle, n
+        self.w = None if weights is None else weights.device
+        self.batches = [(i, min(i + size, n)) for i in range(0, n, size)]
+        self.chunks = _chunks(self.batches, X)
+        self.fixed_counts = batch_counts(self.batches, weights)
+
+    def counts(self, order: Any) -> list:
+        """Each batch's count in the epoch's mean, for the rows taken in ``order``."""
+        if order is None or self.weights is None:
+            return self.fixed_counts
+        return batch_counts(self.batches, self.weights, order)
+
+    def shuffled_steps(self, xp: Any, run: Any, order: Array) -> list:
+        # Rows gathered in the shuffled order one chunk of batches (about 1 MB) at a time, as
+        # they are needed: no epoch-long copy of the training set, and the rows are still in
+        # cache when the batch's product reads them.
+        outs: list = []
+        for start, stop, local in self.chunks:
+            rows = order[start:stop]
+            Xc, yc = xp.take(self.X, rows, axis=0), xp.take(self.y, rows, axis=0)
+            wc = None if self.w is None else xp.take(self.w, rows, axis=0)
+            outs += _steps(run, Xc, yc, wc, local)
+        return outs
+
+
+def _steps(run: Any, X: Array, y: Array, w: Array | None, ranges: list[tuple[int, int]]) -> list:
+    """One training step per row range (the weights passed only when there are weights)."""
+    if w is None:
+        return [run(X[a:b, ...], y[a:b, ...]) for a, b in ranges]
+    return [run(X[a:b, ...], y[a:b, ...], w[a:b, ...]) for a, b in ranges]
+
+
+class _Loop:
+    """The epochs of one fit: train, measure, read once, guard, call back."""
+
+    def __init__(
+        self,
+        model: Network,
+        step: TrainStep,
+        data: _Data,
+        validation: tuple | None,
+        metric_set: MetricSet | None,
+        callbacks: list[Callback],
+        bar: _Progress | None,
+    ) -> None:
+        self.model, self.step, self.data, self.validation = model, step, data, validation
+        self.metric_set, self.callbacks, self.bar = metric_set, callbacks, bar
+        self.guard = DivergenceGuard(model)  # after on_train_begin: a restored run's weights
+
+    def run(self, epochs: int) -> int:
+        """The epoch loop; returns the index of the last epoch run."""
+        model, first, start_time = self.model, self.model.initial_epoch, time.perf_counter()
+        epoch = first - 1  # when a resumed run has no epoch left to run
+        for epoch in range(first, epochs):
+            step_losses, values = self.train_epoch()
+            if self.validation is not None:
+                X_val, y_val, w_val = self.validation
+                measured = measure(model, X_val, y_val, w_val, self.step.loss, self.metric_set)
+                values.update({f"val_{key}": value for key, value in measured.items()})
+            logs = read_all(model.backend, values)  # the one host read of the epoch
+            if not math.isfinite(logs["loss"]):
+                self.guard.fail(epoch, first_bad_step(model.backend, step_losses))
+            if epoch < epochs - 1:  # after the last epoch, check_final looks at the weights instead
+                self.guard.snapshot()
+            for cb in self.callbacks:
+                cb.on_epoch_end(model, epoch, logs)
+            for cb in self.callbacks:  # what callbacks after a History added to the logs
+                if isinstance(cb, History):
+                    cb.settle_epoch(logs)
+            if self.bar is not None:
+                self.bar.update(epoch, logs, self.data.n * (epoch + 1 - first) / (time.perf_counter() - start_time))
+            if model.stop_training:
+                break
+        return epoch
+
+    def train_epoch(self) -> tuple[list, dict[str, Array]]:
+        """One epoch of steps: the steps' losses and the epoch's loss and metrics, on the device."""
+        data, run, order = self.data, self.step.run, None
+        if len(data.batches) == 1:
+            outs = [run(data.X, data.y)] if data.w is None else [run(data.X, data.y, data.w)]
+        elif data.shuffle:
+            order = self.model.shuffle_rng.permutation(data.n)
+            outs = data.shuffled_steps(self.model.xp, run, self.model.backend.asarray(order))
         else:
-            step_losses = [train_step(X[a:b, ...], y[a:b, ...]) for a, b in batches]
-            total = sum(v * (b - a) for v, (a, b) in zip(step_losses, batches)) / n
-        epoch_loss = model.backend.read(total)  # the one host read of the epoch
-        if not math.isfinite(epoch_loss):
-            guard.fail(epoch, _first_bad_step(model.backend, step_losses))
-        if epoch < epochs - 1:  # after the last epoch, check_final looks at the weights instead
-            guard.snapshot()
-        logs = {"loss": epoch_loss}
-        if validation is not None:
-            pred = model.forward(validation[0], False)[0]
-            logs["val_loss"] = model.backend.read(loss.value_and_grad(xp, pred, validation[1])[0])
-        for cb in callbacks:
-            cb.on_epoch_end(model, epoch, logs)
-        if bar is not None:
-            bar.update(epoch, logs, n * (epoch + 1 - first) / (time.perf_counter() - start_time))
-        if model.stop_training:
-            break
-    return epoch
+            outs = _steps(run, data.X, data.y, data.w, data.batches)
+        if self.metric_set is None:
+            return outs, {"loss": weighted_mean(outs, data.counts(order))}
+        losses = [out[0] for out in outs]
+        values = {"loss": weighted_mean(losses, data.counts(order))}
+        values.update(self.metric_set.values(self.model.xp, [out[1] for out in outs]))
+        return losses, values
 
 
 _CHUNK_BYTES = 2**20
@@ -167,71 +230,6 @@ def _chunks(batches: list[tuple[int, int]], X: Array) -> list[tuple[int, int, li
         start = group[0][0]
         chunks.append((start, group[-1][1], [(a - start, b - start) for a, b in group]))
     return chunks
-
-
-def _prepare(model: Network, X: Any, y: Any, loss: Loss, x_name: str, y_name: str) -> tuple[Array, Array]:
-    X = model.check_features(X, x_name)
-    y = _checks.targets(y_name, y, model.backend, model.dtype, X.shape[0])
-    check_output(model, loss, X, x_name)  # a loss that does not fit the model's output, before any step
-    n_out = model.n_out if model.n_out is not None else model.forward(X[:1, ...], False)[0].shape[1]
-    try:
-        y = loss.prepare_target(model.xp, y, (X.shape[0], n_out), model.dtype)
-    except ValueError as exc:
-        raise ValueError(f"{y_name}: {exc}") from exc
-    return X, y
-
-
-def _first_bad_step(backend: Any, step_losses: list) -> int:
-    return next((i for i, v in enumerate(step_losses) if not math.isfinite(backend.read(v))), len(step_losses) - 1)
-
-
-class _DivergenceGuard:
-    """Keeps the parameters of the last two epoch ends, copied in place (no allocation per epoch).
-
-    The second buffer is made at the first snapshot, so a one-epoch fit copies the weights once.
-    """
-
-    def __init__(self, model: Network) -> None:
-        self.model, self.parameters = model, model.parameters()
-        self.latest: list | None = self._copies()
-        self.previous: list | None = None
-
-    def _copies(self) -> list:
-        xp = self.model.xp
-        return [xp.asarray(p.value, copy=True) for p in self.parameters]
-
-    def snapshot(self) -> None:
-        self.previous, self.latest = self.latest, self.previous
-        if self.latest is None:
-            self.latest = self._copies()
-        elif self.model.backend.writeable:
-            for buf, p in zip(self.latest, self.parameters):  # copy_into, inlined: runs every epoch
-                buf[...] = p.store[p.key]
-        else:
-            self.latest = [p.value for p in self.parameters]  # immutable arrays: sharing is a copy
-
-    def _finite(self, arrays: list) -> bool:
-        xp, bk = self.model.xp, self.model.backend
-        return all(bk.read(xp.all(xp.isfinite(a)), bool) for a in arrays)
-
-    def fail(self, epoch: int, step: int | None, what: str = "the loss") -> None:
-        bk = self.model.backend
-        restored = next((c for c in (self.latest, self.previous) if c is not None and self._finite(c)), None)
-        note = "the weights of the last finite epoch were restored"
-        if restored is None:
-            note = "no finite weights were left to restore"
-        else:
-            for buf, p in zip(restored, self.parameters):
-                p.value = bk.xp.asarray(buf, copy=True)
-        where = f"epoch {epoch}" + (f", step {step}" if step is not None else "")
-        raise DivergenceError(
-            f"training diverged: {what} became non-finite at {where}; {note}. "
-            "Try a lower learning rate or scale the inputs (standardise X)."
-        )
-
-    def check_final(self, epoch: int) -> None:
-        if not self._finite([p.value for p in self.parameters]):
-            self.fail(epoch, None, what="a parameter")
 
 
 class _Progress:

@@ -51,3 +51,23 @@ def test_an_epoch_never_waits_for_the_device(spec, dropout):
         guard.close()
     assert guard.entered
     assert len(history.history["loss"]) == 3 and np.isfinite(history.history["val_loss"]).all()
+
+
+@pytest.mark.parametrize("compile", [True, False], ids=["compiled", "eager"])
+def test_metrics_and_weights_never_wait_for_the_device(spec, compile):
+    """Metrics, sample and class weights, validation metrics: still one read per epoch."""
+    _device_backend(spec)
+    X, y = pn.datasets.synthetic_classification(256, 20, 3, seed=0)
+    weight = np.random.default_rng(0).uniform(0.0, 2.0, 256)
+    net = pn.Sequential(pn.Dense(20, 32), pn.ReLU(), pn.Dense(32, 3), backend=spec, dtype="float32", seed=0)
+    guard = NoHostSync()
+    try:
+        history = net.fit(
+            X, y, loss="cross_entropy", optimizer=pn.optim.Adam(lr=1e-3), epochs=3, batch_size=16,
+            metrics=["accuracy", pn.TopKAccuracy(2), "r2"], sample_weight=weight, class_weight={0: 2.0},
+            validation_data=(X[:32], y[:32], weight[:32]), callbacks=[guard], compile=compile, progress=False,
+        )  # fmt: skip
+    finally:
+        guard.close()
+    assert guard.entered
+    assert np.isfinite(history.history["val_accuracy"]).all() and len(history.history["r2"]) == 3
