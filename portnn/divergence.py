@@ -20,29 +20,29 @@ def first_bad_step(backend: Any, step_losses: list) -> int:
 
 
 class DivergenceGuard:
-    """Keeps the parameters of the last two epoch ends, copied in place (no allocation per epoch).
+    """Keeps the parameters and buffers of the last two epoch ends, copied in place (no allocation per epoch).
 
     The second buffer is made at the first snapshot, so a one-epoch fit copies the weights once.
     """
 
     def __init__(self, model: Network) -> None:
-        self.model, self.parameters = model, model.parameters()
+        self.model, self.arrays = model, [*model.parameters(), *model.buffers()]  # buffers: running statistics
         self.latest: list | None = self._copies()
         self.previous: list | None = None
 
     def _copies(self) -> list:
         xp = self.model.xp
-        return [xp.asarray(p.value, copy=True) for p in self.parameters]
+        return [xp.asarray(p.value, copy=True) for p in self.arrays]
 
     def snapshot(self) -> None:
         self.previous, self.latest = self.latest, self.previous
         if self.latest is None:
             self.latest = self._copies()
         elif self.model.backend.writeable:
-            for buf, p in zip(self.latest, self.parameters):  # copy_into, inlined: runs every epoch
+            for buf, p in zip(self.latest, self.arrays):  # copy_into, inlined: runs every epoch
                 buf[...] = p.store[p.key]
         else:
-            self.latest = [p.value for p in self.parameters]  # immutable arrays: sharing is a copy
+            self.latest = [p.value for p in self.arrays]  # immutable arrays: sharing is a copy
 
     def _finite(self, arrays: list) -> bool:
         xp, bk = self.model.xp, self.model.backend
@@ -55,7 +55,7 @@ class DivergenceGuard:
         if restored is None:
             note = "no finite weights were left to restore"
         else:
-            for buf, p in zip(restored, self.parameters):
+            for buf, p in zip(restored, self.arrays):
                 p.value = bk.xp.asarray(buf, copy=True)
         where = f"epoch {epoch}" + (f", step {step}" if step is not None else "")
         raise DivergenceError(
@@ -64,5 +64,5 @@ class DivergenceGuard:
         )
 
     def check_final(self, epoch: int) -> None:
-        if not self._finite([p.value for p in self.parameters]):
+        if not self._finite([p.value for p in self.arrays]):
             self.fail(epoch, None, what="a parameter")

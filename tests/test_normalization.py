@@ -233,3 +233,13 @@ def test_feature_count_is_checked_and_config_round_trips():
     layer = pn.BatchNorm(4, momentum=0.0, eps=1e-3)
     assert repr(layer) == "BatchNorm(n=4, momentum=0.0, eps=0.001)"
     assert pn.LayerNorm(**pn.LayerNorm(2, eps=0.5).get_config()).eps == 0.5
+
+
+def test_a_diverging_run_restores_the_running_statistics_too():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(32, 3)), 1e3 * rng.normal(size=(32, 1))
+    net = pn.Sequential(pn.Dense(3, 8), pn.BatchNorm(8), pn.ReLU(), pn.Dense(8, 1), dtype="float32", seed=0)
+    with pytest.raises(pn.DivergenceError):  # float32 overflows in the first epoch, statistics included
+        net.fit(X, y, loss="mse", optimizer=pn.optim.SGD(lr=1e6), epochs=20, batch_size=8, progress=False)
+    for buffer in net.buffers():
+        assert np.isfinite(pn.to_numpy(buffer.value)).all(), buffer.name
