@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _checks
+from . import progress as progress_display
 from .callbacks import Callback, History
 from .divergence import DivergenceError, DivergenceGuard, first_bad_step
 from .evaluation import batch_counts, measure, prepare, prepare_weights, read_all, weighted_mean
@@ -55,7 +55,9 @@ def fit(
     ``optimizer=None`` continues with ``model.optimizer`` (the last fit's, or the one loaded with
     the model) and its state, or starts plain ``SGD(lr=0.01)`` when there is none. A callback
     may set ``model.initial_epoch`` in ``on_train_begin`` (``BackupAndRestore`` does, to resume);
-    ``model.history`` is the History being filled.
+    ``model.history`` is the History being filled. ``progress``: ``"auto"`` shows a bar in a
+    terminal or a Jupyter notebook and nothing elsewhere, ``"lines"`` one plain line per epoch (for
+    log files and CI), ``True``/``"bar"`` always the bar, ``False`` nothing (:mod:`portnn.progress`).
 
     ``metrics`` (names or :class:`portnn.metrics.Metric` objects) are logged each epoch under their
     names, computed on the device from the predictions each step trains on and read with the loss;
@@ -77,7 +79,7 @@ def fit(
         raise TypeError(f"compile: expected True or False, got {compile!r}")
     epochs = _checks.positive_int("epochs", epochs)  # type: ignore[assignment]
     batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
-    show_progress = _resolve_progress(progress)
+    shown = progress_display.resolve(progress)
     X, y = prepare(model, X, y, loss, "X", "y")
     data = _Data(X, y, prepare_weights(model, loss, y, sample_weight, class_weight), batch_size, shuffle)
     validation = _validation(model, loss, validation_data)
@@ -88,7 +90,7 @@ def fit(
     model.history = callbacks[0]
     for cb in callbacks:
         cb.on_train_begin(model)
-    bar = _Progress(epochs, model.initial_epoch) if show_progress else None
+    bar = progress_display.make(shown, epochs, model.initial_epoch)
     loop = _Loop(model, step, data, validation, metric_set, callbacks, bar)
     try:
         with model.backend.floating_point_errors_ignored():
@@ -162,7 +164,7 @@ class _Loop:
         validation: tuple | None,
         metric_set: MetricSet | None,
         callbacks: list[Callback],
-        bar: _Progress | None,
+        bar: progress_display.Bar | progress_display.Lines | None,
     ) -> None:
         self.model, self.step, self.data, self.validation = model, step, data, validation
         self.metric_set, self.callbacks, self.bar = metric_set, callbacks, bar
@@ -230,34 +232,3 @@ def _chunks(batches: list[tuple[int, int]], X: Array) -> list[tuple[int, int, li
         start = group[0][0]
         chunks.append((start, group[-1][1], [(a - start, b - start) for a, b in group]))
     return chunks
-
-
-class _Progress:
-    """A tqdm bar over epochs showing the loss and samples per second (refreshed at most 10x/s)."""
-
-    def __init__(self, epochs: int, first: int = 0) -> None:
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=epochs, initial=first, unit="epoch", file=sys.stderr, dynamic_ncols=True)
-        self.last, self.done = 0.0, first
-
-    def update(self, epoch: int, logs: dict[str, float], samples_per_s: float) -> None:
-        now, self.done = time.perf_counter(), epoch + 1
-        if now - self.last > 0.1:
-            shown = {k: f"{v:.4g}" for k, v in logs.items()}
-            self.bar.set_postfix(shown, samples_s=f"{samples_per_s:.3g}", refresh=False)
-            self.bar.n, self.last = epoch + 1, now
-            self.bar.refresh()
-
-    def close(self) -> None:
-        self.bar.n = self.done
-        self.bar.close()
-
-
-def _resolve_progress(progress: bool | str) -> bool:
-    """Whether to show the bar: ``"auto"`` means when stderr is a terminal."""
-    if progress == "auto":
-        return sys.stderr.isatty()
-    if not isinstance(progress, bool):
-        raise ValueError(f"progress: expected True, False or 'auto', got {progress!r}")
-    return progress
