@@ -1,4 +1,4 @@
-"""The ``portnn`` command: ``demo``, ``train``, ``bench``, ``info``."""
+"""The ``portnn`` command: ``demo``, ``train``, ``evaluate``, ``predict``, ``bench``, ``info``."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=_positive_int, default=None, help="None: the notebook's own")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    train = sub.add_parser("train", help="train an MLP on a built-in dataset", formatter_class=shows_defaults)
+    train = sub.add_parser(
+        "train", help="train an MLP on a built-in dataset or your data", formatter_class=shows_defaults
+    )
     train.add_argument("--dataset", choices=["spirals", "xor", "people"], default="spirals", help="built-in data")
     train.add_argument("--hidden", default="64,64", help="hidden layer sizes, comma separated")
     train.add_argument("--activation", default="relu", choices=sorted(ACTIVATIONS), help="after each hidden layer")
@@ -44,6 +46,34 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0, help="initial weights, shuffling, dropout")
     train.add_argument("--save", default=None, help="write the trained model to this .safetensors file")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--progress", default="auto", choices=["auto", "bar", "lines"], help="what to show per epoch")
+    train.add_argument("--data", default=None, help="your data: a .csv with a header row, or a .npz with X and y")
+    train.add_argument("--target", default=None, help="the CSV column to predict; None: 'y'")
+    train.add_argument(
+        "--task",
+        default="auto",
+        choices=["auto", "classify", "regress"],
+        help="auto: classes if the target is text or whole numbers",
+    )
+    train.add_argument("--val-split", type=float, default=0.0, help="fraction of rows held out for validation")
+    train.add_argument(
+        "--metrics", default=None, help="comma separated, e.g. accuracy,top_k_accuracy; None: accuracy for classes"
+    )
+    for name, what in (
+        ("evaluate", "loss and metrics of a saved model on labelled data"),
+        ("predict", "a saved model's predictions"),
+    ):
+        command = sub.add_parser(name, help=what, formatter_class=shows_defaults)
+        command.add_argument("model", help="a .safetensors file written by `portnn train --data ... --save`")
+        command.add_argument("--data", required=True, help="a .csv with the training columns, or a .npz with X")
+        command.add_argument("--backend", default="numpy", help="backend spec (see `portnn info`)")
+        if name == "evaluate":
+            command.add_argument("--metrics", default=None, help="comma separated; None: those of training")
+            command.add_argument(
+                "--batch-size", type=_positive_int, default=None, help="rows per forward pass; None: all"
+            )
+        else:
+            command.add_argument("--out", default=None, help="write a CSV here; None: standard output")
 
     from .bench.cli import add_bench_parser
 
@@ -67,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .train_cli import run_train
 
             return run_train(args)
+        if args.command in ("evaluate", "predict"):
+            from . import apply_cli
+
+            return apply_cli.run_evaluate(args) if args.command == "evaluate" else apply_cli.run_predict(args)
         if args.command == "bench":
             from .bench.cli import run_bench
 

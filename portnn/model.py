@@ -7,6 +7,7 @@ The network itself (layers bound to a backend, parameters, forward and backward)
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -64,10 +65,12 @@ class Sequential(Network):
 
     def save(self, path: str | os.PathLike, include_optimizer: bool = False) -> None:
         """Save to a safetensors file (atomically, checksummed): parameters, buffers, architecture,
-        dtype and the random generators' states, and with ``include_optimizer`` the optimizer's
-        settings and state, so that ``load`` then ``fit`` continues exactly. See :func:`load`."""
+        dtype, the random generators' states and ``self.metadata`` (a dict of JSON values: yours to
+        fill, e.g. class names), and with ``include_optimizer`` the optimizer's settings and state,
+        so that ``load`` then ``fit`` continues exactly. See :func:`load`."""
         optimizer = self.optimizer if include_optimizer else None
-        io.write(path, *checkpoint.snapshot(self, optimizer))
+        extra = {"user": json.dumps(self.metadata)} if self.metadata else None
+        io.write(path, *checkpoint.snapshot(self, optimizer, extra))
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(x) for x in self.layers)
@@ -97,4 +100,5 @@ def load(path: str | os.PathLike, backend: str = "numpy", device: str | None = N
         backend = f"{backend.partition(':')[0]}:{device}"
     model = Sequential(*layers, backend=backend, dtype=meta.get("dtype", "float32"), seed=None)
     model.optimizer = checkpoint.restore(model, tensors, meta, path, optimizer=None)
+    model.metadata = json.loads(meta.get("user", "{}"))
     return model

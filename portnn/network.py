@@ -48,6 +48,7 @@ class Network:
         self.train_step: Any = None  # the last fit's TrainStep (it keeps its compiled code)
         self.history: Any = None  # the last fit's History
         self.initial_epoch = 0  # where fit starts: set by a callback that resumes a run
+        self.metadata: dict[str, Any] = {}  # the user's: saved with the model (JSON values)
         self.stop_training = False
         host = [(layer.init_params(init_rng), layer.init_buffers()) for layer in self.layers]
         self._place(get_backend(backend), dtype, host)

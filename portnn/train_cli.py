@@ -1,15 +1,17 @@
-"""``portnn train``: an MLP on a built-in dataset, from the command line."""
+"""``portnn train``: an MLP on a built-in dataset or on your own data (``--data FILE``)."""
 
 from __future__ import annotations
 
 import argparse
 import itertools
 import time
+from typing import Any
 
 import numpy as np
 
 from . import datasets, io
 from ._xp import to_numpy
+from .datafiles import Table, read_table
 from .layers import Dense
 from .model import Sequential
 from .optim import OPTIMIZERS
@@ -25,49 +27,101 @@ def _hidden_sizes(text: str) -> list[int]:
     return sizes
 
 
-def run_train(args: argparse.Namespace) -> int:
-    """Train, print the loss curve's ends and the training accuracy, optionally save."""
-    if args.save:
-        io.check_writable(args.save)  # before the training that would be lost
-    if args.dataset == "spirals":
+def _builtin(name: str) -> Table:
+    if name == "spirals":
         X, labels = datasets.spirals()
-        classes, loss = int(labels.max()) + 1, "cross_entropy"
-        y = labels
-    else:
-        X, y = datasets.xor() if args.dataset == "xor" else datasets.people()
-        classes, loss, labels = 1, "bce", y.ravel()
-    X = (X - X.mean(axis=0)) / X.std(axis=0)
-    if args.optimizer.lower() not in OPTIMIZERS:
-        raise ValueError(f"--optimizer: unknown name {args.optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
-    sizes = [X.shape[1], *_hidden_sizes(args.hidden)]
+        return Table(X, labels, ["x0", "x1"], [str(c) for c in range(int(labels.max()) + 1)])
+    X, y = datasets.xor() if name == "xor" else datasets.people()
+    return Table(X, y.ravel().astype(np.int64), [f"x{i}" for i in range(X.shape[1])], ["0", "1"])
+
+
+def _split(table: Table, fraction: float, seed: int) -> tuple[Table, Table | None]:
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"--val-split: expected a fraction in [0, 1), got {fraction}")
+    n_val = round(fraction * table.X.shape[0])
+    if n_val == 0:
+        return table, None
+    order = np.random.default_rng(seed).permutation(table.X.shape[0])
+    val, train = order[:n_val], order[n_val:]
+    assert table.y is not None
+    parts = [Table(table.X[i], table.y[i], table.features, table.classes) for i in (train, val)]
+    return parts[0], parts[1]
+
+
+def _network(args: argparse.Namespace, table: Table) -> tuple[Sequential, str]:
+    """The MLP and its loss: logits and cross-entropy for classes, a linear output and MSE for values."""
+    assert table.y is not None
+    sizes = [table.X.shape[1], *_hidden_sizes(args.hidden)]
     layers: list = []
     for n_in, n_out in itertools.pairwise(sizes):
         layers += [Dense(n_in, n_out), args.activation]
-    layers.append(Dense(sizes[-1], classes))
-    if classes == 1:
-        layers.append("sigmoid")
+    n_out = len(table.classes) if table.classes is not None else (1 if table.y.ndim == 1 else table.y.shape[1])
+    layers.append(Dense(sizes[-1], n_out))
     net = Sequential(*layers, backend=args.backend, dtype=args.dtype, seed=args.seed)
-    optimizer = OPTIMIZERS[args.optimizer.lower()](lr=args.lr)
+    return net, "cross_entropy" if table.classes is not None else "mse"
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train, print the loss curve's ends and the final logs, optionally save."""
+    if args.save:
+        io.check_writable(args.save)  # before the training that would be lost
+    if args.data:
+        table = read_table(args.data, args.target or "y", args.task)
+    else:
+        table = _builtin(args.dataset)
+    if table.classes is None and table.y is not None and table.y.ndim == 1:
+        table.y = table.y[:, None]
+    mean, std = table.X.mean(axis=0), table.X.std(axis=0)
+    std[std == 0] = 1.0
+    table.X = (table.X - mean) / std
+    train, val = _split(table, args.val_split, args.seed)
+    net, loss = _network(args, train)
+    metrics = [m for m in args.metrics.split(",") if m] if args.metrics else []
+    if not metrics and table.classes is not None:
+        metrics = ["accuracy"]
     start = time.perf_counter()
     history = net.fit(
-        X,
-        y,
+        train.X,
+        train.y,
         loss=loss,
-        optimizer=optimizer,
+        optimizer=OPTIMIZERS[args.optimizer.lower()](lr=args.lr),
         epochs=args.epochs,
         batch_size=args.batch_size,
-        progress=not args.no_progress and "auto",
+        validation_data=None if val is None else (val.X, val.y),
+        metrics=metrics,
+        progress=False if args.no_progress else args.progress,
     )
     seconds = time.perf_counter() - start
-    out = to_numpy(net(X))
-    predicted = out.argmax(axis=1) if classes > 1 else (out[:, 0] > 0.5)
-    accuracy = float(np.mean(predicted == labels))
-    losses = history.history["loss"]
-    print(f"{args.dataset}: {net}")
-    print(
-        f"loss {losses[0]:.4f} -> {losses[-1]:.4f} in {len(losses)} epochs, {seconds:.2f} s; training accuracy {accuracy:.3f}"
-    )
+    logs = {k: v[-1] for k, v in history.history.items()}
+    print(f"{args.data or args.dataset}: {net}")
+    print(f"loss {history.history['loss'][0]:.4f} -> {logs.pop('loss'):.4f} in {args.epochs} epochs, {seconds:.2f} s")
+    print("  ".join(f"{k} {v:.4f}" for k, v in logs.items()))
     if args.save:
+        net.metadata = _metadata(args, table, mean, std, loss, metrics)
         net.save(args.save)
         print(f"saved to {args.save}")
     return 0
+
+
+def _metadata(
+    args: argparse.Namespace, table: Table, mean: Any, std: Any, loss: str, metrics: list[str]
+) -> dict[str, Any]:
+    """What `portnn evaluate` and `portnn predict` need to read new data the same way."""
+    return {
+        "features": table.features,
+        "target": args.target or "y",
+        "classes": table.classes,
+        "mean": mean.tolist(),
+        "std": std.tolist(),
+        "loss": loss,
+        "metrics": metrics,
+    }
+
+
+def predictions(net: Sequential, X: np.ndarray) -> np.ndarray:
+    """Outputs for standardised ``X`` as the user's labels (classes) or values."""
+    out = to_numpy(net(X))
+    classes = net.metadata.get("classes")
+    if classes is None:
+        return out
+    return np.array(classes)[out.argmax(axis=1)]

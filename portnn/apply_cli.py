@@ -1,0 +1,73 @@
+"""``portnn evaluate MODEL --data FILE`` and ``portnn predict MODEL --data FILE [--out FILE]``: a
+model trained by ``portnn train --data`` applied to new data, read the way its training data was."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from typing import Any
+
+import numpy as np
+
+from .datafiles import Table, has_column, read_table
+from .model import Sequential, load
+from .train_cli import predictions
+
+
+def _features(net: Sequential, table: Table, path: str) -> np.ndarray:
+    meta = net.metadata
+    if "features" not in meta:
+        raise ValueError("this model was not trained by `portnn train --data`: it does not say how to read data")
+    names = meta["features"]
+    if path.endswith(".csv"):
+        missing = [n for n in names if n not in table.features]
+        if missing:
+            raise ValueError(f"--data: {path!r} lacks the model's feature columns {missing}")
+        X = table.X[:, [table.features.index(n) for n in names]]
+    else:
+        X = table.X
+    if X.shape[1] != len(names):
+        raise ValueError(f"--data: the model takes {len(names)} features, {path!r} has {X.shape[1]}")
+    return (X - np.array(meta["mean"])) / np.array(meta["std"])
+
+
+def _labels(net: Sequential, raw: Any) -> np.ndarray:
+    classes = net.metadata.get("classes")
+    if classes is None:
+        values = raw.astype(np.float64)
+        return values[:, None] if values.ndim == 1 else values
+    index = {c: i for i, c in enumerate(classes)}
+    if all(c.lstrip("-").isdigit() for c in classes):  # whole-number classes: "3.0" is class "3"
+        raw = np.array([str(int(float(v))) for v in raw])
+    unknown = sorted({str(v) for v in raw} - set(index))
+    if unknown:
+        raise ValueError(f"--data: labels {unknown[:5]} are not among the model's classes {classes}")
+    return np.array([index[str(v)] for v in raw], dtype=np.int64)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Print the loss and the metrics of a saved model on labelled data."""
+    net = load(args.model, backend=args.backend)
+    table = read_table(args.data, net.metadata.get("target", "y"), task="raw")
+    X, y = _features(net, table, args.data), _labels(net, table.y)
+    metrics = [m for m in args.metrics.split(",") if m] if args.metrics else net.metadata.get("metrics", [])
+    results = net.evaluate(X, y, loss=net.metadata["loss"], metrics=metrics, batch_size=args.batch_size)
+    print("  ".join(f"{k} {v:.6g}" for k, v in results.items()))
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Write one prediction per row (the user's labels, or values) as CSV, to --out or stdout."""
+    net = load(args.model, backend=args.backend)
+    target = net.metadata.get("target", "y")
+    table = read_table(args.data, target if has_column(args.data, target) else None, task="raw")
+    out = predictions(net, _features(net, table, args.data))
+    header = [target] if out.ndim == 1 else [f"{target}{i}" for i in range(out.shape[1])]
+    rows = [[v] if out.ndim == 1 else list(v) for v in out]
+    if args.out:
+        with open(args.out, "w", newline="") as f:
+            csv.writer(f).writerows([header, *rows])
+    else:
+        csv.writer(sys.stdout).writerows([header, *rows])
+    return 0

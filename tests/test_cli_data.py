@@ -1,0 +1,64 @@
+"""`portnn train --data` on a CSV or NPZ you write, then `portnn evaluate` and `portnn predict`."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from portnn.cli import main
+
+
+def write_csv(path, n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    names = np.array(["cat", "dog", "bird"])
+    labels = rng.integers(0, 3, size=n)
+    centers = np.array([[2.0, 0.0, 1.0], [-2.0, 1.0, 0.0], [0.0, -2.0, -1.0]])
+    X = centers[labels] + 0.3 * rng.normal(size=(n, 3))
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["height", "label", "width", "depth"])  # the target need not be last
+        for x, label in zip(X, names[labels]):
+            writer.writerow([f"{x[0]:.5f}", label, f"{x[1]:.5f}", f"{x[2]:.5f}"])
+    return names[labels]
+
+
+def test_train_evaluate_predict_on_my_csv(tmp_path, capsys):
+    data, model, out = tmp_path / "my.csv", tmp_path / "m.safetensors", tmp_path / "pred.csv"
+    truth = write_csv(data)
+    argv = ["train", "--data", str(data), "--target", "label", "--val-split", "0.25", "--epochs", "60"]
+    assert main([*argv, "--hidden", "16", "--no-progress", "--save", str(model)]) == 0
+    printed = capsys.readouterr().out
+    assert "val_accuracy" in printed and "saved to" in printed
+    assert main(["evaluate", str(model), "--data", str(data)]) == 0
+    results = dict(zip(*[iter(capsys.readouterr().out.split())] * 2))
+    assert set(results) == {"loss", "accuracy"} and float(results["accuracy"]) > 0.9
+    assert main(["predict", str(model), "--data", str(data), "--out", str(out)]) == 0
+    with open(out, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["label"] and len(rows) == len(truth) + 1
+    assert np.mean(np.array([r[0] for r in rows[1:]]) == truth) > 0.9  # the user's labels come back
+
+
+def test_train_on_an_npz_with_regression_targets(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 4))
+    np.savez(tmp_path / "d.npz", X=X, y=X @ np.array([1.0, -2.0, 0.5, 0.0]) + 0.1)
+    argv = ["train", "--data", str(tmp_path / "d.npz"), "--epochs", "100", "--metrics", "mae,r2", "--no-progress"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    r2 = float(out.split("r2 ")[1].split()[0])
+    assert r2 > 0.9
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--target", "nope"], "no column 'nope'"),
+        (["--target", "label", "--val-split", "1.5"], "--val-split: expected a fraction"),
+        (["--target", "label", "--task", "regress"], "is not numeric"),
+    ],
+)
+def test_bad_data_options_are_named(tmp_path, capsys, argv, message):
+    write_csv(tmp_path / "my.csv")
+    assert main(["train", "--data", str(tmp_path / "my.csv"), "--no-progress", *argv]) == 2
+    assert message in capsys.readouterr().err
