@@ -22,7 +22,8 @@ class BackupAndRestore(Callback):
     is restored and training continues with the next epoch: a process killed at any moment (even
     mid-write) and started again with the same script ends with the weights and history of a run
     never interrupted, bit for bit. A run that completes removes its backup. A backup of another
-    architecture, dtype or optimizer is refused with an error, never overwritten silently.
+    architecture, dtype or optimizer is refused with an error, never overwritten silently. List it
+    after callbacks that add values to the logs, so that its backup holds them.
     (Keras has the same name and idea.)
 
     >>> import portnn as pn, tempfile, os
@@ -56,7 +57,9 @@ class BackupAndRestore(Callback):
                 )
         saved, opt = json.loads(meta["optimizer"]), model.optimizer
         config = json.loads(json.dumps(opt.get_config()))  # as the backup holds it (tuples become lists)
-        if saved["class"] != type(opt).__name__ or (opt.schedule is None and saved["config"] != config):
+        if opt.schedule is not None:  # a schedule's lr moves with the steps: compare the rest
+            config["lr"] = saved["config"].get("lr")
+        if saved["class"] != type(opt).__name__ or saved["config"] != config:
             raise ValueError(
                 f"BackupAndRestore: the backup at {self.path!r} was made with {saved['class']}({saved['config']}), "
                 f"this fit uses {type(opt).__name__}({opt.get_config()}); pass the same optimizer, or delete the backup"

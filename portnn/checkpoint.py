@@ -76,6 +76,6 @@ def restore(
             state.setdefault(key, {})[state_name] = value
     if optimizer is None:
         optimizer = optimizer_from_state(info)
-    optimizer.bind(network.parameters(), network.backend)
+    optimizer.bind(network.parameters(), network.backend, owner=network)
     optimizer.load_state_dict({**info, "state": state})
     return optimizer

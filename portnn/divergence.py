@@ -57,6 +57,11 @@ class DivergenceGuard:
         else:
             for buf, p in zip(restored, self.arrays):
                 p.value = bk.xp.asarray(buf, copy=True)
+        opt = self.model.optimizer
+        if opt is not None:  # its moments may hold NaN: a later fit starts it afresh
+            opt.state, opt.steps = {}, 0
+            opt.bind(opt.parameters, opt.backend, owner=self.model)
+            note += " and the optimizer's state was reset"
         where = f"epoch {epoch}" + (f", step {step}" if step is not None else "")
         raise DivergenceError(
             f"training diverged: {what} became non-finite at {where}; {note}. "

@@ -5,6 +5,8 @@ in :mod:`portnn.model` decide what goes in)."""
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -23,8 +25,9 @@ def write(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dic
     checksummed (SHA-256 of every tensor's name, dtype, shape and bytes and of the metadata).
 
     The file is written to a temporary file in the same folder, fsynced and renamed over ``path``,
-    so a crash mid-save leaves any old file intact and no temporary file behind. It gets the mode
-    the umask gives, like any new file. Errors name ``path``, never the temporary file.
+    so a crash mid-save leaves any old file intact; a temporary file such a crash leaves is removed
+    by the next write to ``path``. It gets the mode the umask gives, like any new file. Errors name
+    ``path``, never the temporary file.
     """
     from safetensors.numpy import save as st_save
 
@@ -78,6 +81,10 @@ def _umask() -> int:
 
 def _atomic_write(path: str, data: bytes) -> None:
     folder = os.path.dirname(os.path.abspath(path))
+    # A process killed mid-write leaves its temporary file: the next write to the path removes it.
+    for stale in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(os.path.basename(path))}.*.tmp")):
+        with contextlib.suppress(OSError):
+            os.unlink(stale)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

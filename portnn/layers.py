@@ -80,6 +80,7 @@ class Layer:
     # the Dense layer before it): the layer may then overwrite it instead of allocating.
     owns_input = False
     output_kind: ClassVar[str | None] = None  # see OUTPUT_KINDS; subclasses inherit it
+    min_batch_rows: ClassVar[int] = 1  # fewest rows a training batch may have (fit checks it first)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -117,13 +117,14 @@ def get_metric(metric: str | Metric) -> Metric:
 
 def output_kind(model: Network, loss: Loss) -> str:
     """What ``model`` outputs, for the metrics that care (accuracy's threshold): what ``loss`` takes
-    where it says; else probabilities where the last layer declares them; else logits."""
+    where it says; else probabilities where the last layer declares them; else ``"real"`` (plain
+    values, e.g. a regression-style model trained with MSE: thresholded at 0.5, as Keras does)."""
     need = loss.expects()
     if need in ("logits", "probability", "distribution"):
         return need  # type: ignore[return-value]
     found = misuse.last_layer(model)
     kind = found[1].output_kind if found is not None else None
-    return kind if kind in ("probability", "distribution") else "logits"
+    return kind if kind in ("probability", "distribution") else "real"
 
 
 class MetricSet:

@@ -72,9 +72,9 @@ class _Mean(Metric):
 class Accuracy(_Mean):
     """The fraction of rows whose predicted class is the target's (``sklearn.metrics.accuracy_score``).
 
-    One output (binary): the class is 1 where the output exceeds ``threshold``; by default 0.5 when
-    the model outputs probabilities (its loss takes them, or its last layer is ``Sigmoid``) and 0
-    when it outputs logits (``from_logits=True``, or a last ``Dense``). Targets are 0/1 (above 0.5
+    One output (binary): the class is 1 where the output exceeds ``threshold``; by default 0 when
+    the loss takes logits (``from_logits=True``) and 0.5 otherwise (probabilities, or plain values
+    of a model trained with, say, MSE, as in Keras). Targets are 0/1 (above 0.5
     counts as 1). Several outputs (multiclass): the argmax of the outputs, logits or probabilities
     alike, against integer labels or the argmax of one-hot or probability rows.
     """
@@ -89,7 +89,7 @@ class Accuracy(_Mean):
     def cutoff(self) -> float:
         if self.threshold is not None:
             return float(self.threshold)
-        return 0.0 if self.output_kind in ("logits", "real") else 0.5
+        return 0.0 if self.output_kind == "logits" else 0.5  # logits only when the loss takes them
 
     def hits(self, xp: Any, pred: Array, target: Array) -> Array:
         if len(pred.shape) == 2 and pred.shape[1] == 1:

@@ -71,7 +71,7 @@ class Network:
             layer.buffers = {k: backend.asarray(v, self.dtype) for k, v in buffers.items()}
         if self.optimizer is not None:
             self.optimizer.move(backend, self.dtype)
-            self.optimizer.bind(self.parameters(), backend)
+            self.optimizer.bind(self.parameters(), backend, owner=self)
 
     def _host_arrays(self) -> list[tuple[dict, dict]]:
         return [

@@ -115,6 +115,8 @@ class BatchNorm(_Norm):
     (['0.running_mean', '0.running_var'], ['0.weight', '0.bias'])
     """
 
+    min_batch_rows = 2  # the batch variance needs two rows
+
     def __init__(self, n: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
         super().__init__(n, eps)
         self.momentum = _number("momentum", momentum, 0.0, 1.0, low_open=False)

@@ -59,8 +59,12 @@ class Optimizer:
         self.parameters: list[Parameter] = []
         self.forget_constants()
 
-    def bind(self, parameters: list[Parameter], backend: Backend) -> None:
-        """Attach to a network's parameters; state is created once, or kept when it already fits."""
+    def bind(self, parameters: list[Parameter], backend: Backend, owner: object = None) -> None:
+        """Attach to a network's parameters; state is created once, or kept when it already fits.
+        Bound to another ``owner`` (network) than before, it starts afresh: no state leaks across models."""
+        if owner is not None and getattr(self, "owner_id", None) not in (None, id(owner)):
+            self.state, self.steps = {}, 0
+        self.owner_id = id(owner) if owner is not None else getattr(self, "owner_id", None)
         self.parameters, self.backend = list(parameters), backend
         self.forget_constants()
         xp = backend.xp
@@ -122,12 +126,9 @@ class Optimizer:
         return {"class": type(self).__name__, "config": self.get_config(), "steps": int(self.steps), "state": state}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Take the step count and state of :meth:`state_dict` (settings are the constructor's:
-        see :func:`optimizer_from_state`). Call after :meth:`bind`; arrays go to the bound backend."""
+        """Take the step count and state of :meth:`state_dict` (settings: :func:`optimizer_from_state`)."""
         if state_dict.get("class") != type(self).__name__:
-            raise ValueError(
-                f"optimizer state: saved from {state_dict.get('class')}, loading into {type(self).__name__}"
-            )
+            raise ValueError(f"optimizer state: saved from {state_dict.get('class')}, not {type(self).__name__}")
         unknown = sorted(set(state_dict["state"]) - set(self.state))
         if unknown:
             raise ValueError(f"optimizer state: parameters {unknown} are not bound to this optimizer")
@@ -138,9 +139,8 @@ class Optimizer:
 
     def __getstate__(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in ("parameters", "backend", "_lr_array")}
-        state["state"] = {key: {n: to_numpy(v) for n, v in e.items()} for key, e in self.state.items()}
-        state["_lr_value"] = None
-        return state  # the network binds it again, and moves the state to its backend
+        host = {key: {n: to_numpy(v) for n, v in e.items()} for key, e in self.state.items()}
+        return {**state, "state": host, "owner_id": None, "_lr_value": None}  # bound and moved again by the network
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update({"clipping": GradientClipping(), **state}, parameters=[], _lr_array=None)

@@ -87,7 +87,7 @@ class TrainStep:
         """Train with ``loss`` and ``optimizer`` from now on (binding the optimizer to the network)."""
         net = self.network
         self.loss, self.optimizer = loss, optimizer
-        optimizer.bind(net.parameters(), net.backend)
+        optimizer.bind(net.parameters(), net.backend, owner=net)
         self.parameters = optimizer.parameters
         if self.compile and self.grad_hook is None and can_compile(net, optimizer):
             key = (*CompiledStep.key_for(net, loss, optimizer), self.observe)
@@ -135,7 +135,8 @@ def value_and_grad(
     model: Network, loss: str | Loss, X: Any, y: Any, training: bool = True, sample_weight: Any = None
 ) -> tuple[Array, dict[str, Array]]:
     """The loss of ``model`` on ``(X, y)`` and its gradient for every parameter (keyed like
-    state_dict); with ``sample_weight`` (one per row), the weighted loss.
+    state_dict); with ``sample_weight`` (one per row), the weighted loss. The model is left as it
+    was: its buffers (BatchNorm's running statistics) and random generators (Dropout) are put back.
 
     >>> import portnn as pn
     >>> net = pn.Sequential(pn.Dense(2, 1), backend="numpy", dtype="float64", seed=0)
@@ -150,7 +151,12 @@ def value_and_grad(
     if sample_weight is not None:
         weights.check_loss_takes_weights(loss)
         w = model.backend.asarray(weights.sample_weights("sample_weight", sample_weight, X.shape[0]), model.dtype)
+    xp, rng_state = model.xp, model.rng_state()
+    buffers = {b.name: xp.asarray(b.value, copy=True) for b in model.buffers()}
     pred, backprops = model.forward(X, training)
+    for b in model.buffers():
+        b.value = buffers[b.name]
+    model.set_rng_state(rng_state)
     misuse.check_output(model, loss, X, output=pred)
     try:
         y = loss.prepare_target(model.xp, y, tuple(pred.shape), model.dtype)
@@ -158,5 +164,4 @@ def value_and_grad(
         raise ValueError(f"y: {exc}") from exc
     value, grad = loss.value_and_grad(model.xp, pred, y) if w is None else loss.value_and_grad(model.xp, pred, y, w)
     model.backward(grad, backprops)
-    xp = model.xp
     return xp.asarray(value), {p.name: xp.asarray(p.grad, copy=True) for p in model.parameters()}

@@ -82,6 +82,7 @@ def fit(
     shown = progress_display.resolve(progress)
     X, y = prepare(model, X, y, loss, "X", "y")
     data = _Data(X, y, prepare_weights(model, loss, y, sample_weight, class_weight), batch_size, shuffle)
+    _check_batch_rows(model, data.batches, batch_size)
     validation = _validation(model, loss, validation_data)
     metric_set = MetricSet(metrics, output_kind(model, loss)) if metrics else None
     step = TrainStep.reuse(model.train_step, model, loss, optimizer, compile=compile, observe=metric_set)
@@ -232,3 +233,15 @@ def _chunks(batches: list[tuple[int, int]], X: Array) -> list[tuple[int, int, li
         start = group[0][0]
         chunks.append((start, group[-1][1], [(a - start, b - start) for a, b in group]))
     return chunks
+
+
+def _check_batch_rows(model: Network, batches: list[tuple[int, int]], batch_size: int | None) -> None:
+    """Refuse, before the first step, a batch too small for a layer (BatchNorm needs 2 rows)."""
+    layer = max(model.layers, key=lambda x: x.min_batch_rows, default=None)
+    smallest = min(b - a for a, b in batches)
+    if layer is not None and smallest < layer.min_batch_rows:
+        n = batches[-1][1]
+        raise ValueError(
+            f"batch_size: {type(layer).__name__} needs at least {layer.min_batch_rows} rows per training batch, but "
+            f"{n} rows in batches of {batch_size} leave a last batch of {smallest}; choose another batch_size"
+        )

@@ -4,8 +4,8 @@ tests/test_resume.py. Run as:
     python resume_worker.py SPEC DTYPE BACKUP OUT [KILL]
 
 KILL is ``step:N`` (inside the N-th training step), ``before:N`` / ``during:N`` / ``after:N``
-(around the N-th backup write; ``during`` leaves half a temporary file, as a crash mid-write
-would) or absent. The finished run writes its weights and history to OUT (.npz).
+(around the N-th backup write; ``during`` dies inside ``portnn.io``'s atomic write, after the
+temporary file is written and before it is renamed) or absent. The finished run writes its weights and history to OUT (.npz).
 """
 
 import json
@@ -33,22 +33,24 @@ def main(spec: str, dtype: str, backup: str, out: str, kill: str = "") -> None:
                 die()
             return super().value_and_grad(xp, pred, target)
 
-    atomic_write = pn.io._atomic_write
+    write, replace = pn.io.write, os.replace
 
-    def write(path: str, data: bytes) -> None:
+    def counted_write(path, tensors, metadata):  # the backup's write through portnn.io
         count["write"] += 1
         hit = count["write"] == int(at or 0)
         if hit and where == "before":
             die()
-        if hit and where == "during":
-            with open(f"{path}.crashed.tmp", "wb") as f:
-                f.write(data[: len(data) // 2])
-            die()
-        atomic_write(path, data)
+        count["crash_in_rename"] = hit and where == "during"
+        write(path, tensors, metadata)
         if hit and where == "after":
             die()
 
-    pn.io._atomic_write = write
+    def crashing_replace(src, dst):  # the temporary file is written and synced, not yet renamed
+        if count.get("crash_in_rename"):
+            die()
+        replace(src, dst)
+
+    pn.io.write, os.replace = counted_write, crashing_replace
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(24, 3)), rng.normal(size=(24, 2))
     net = pn.Sequential(pn.Dense(3, 8), pn.Tanh(), pn.Dropout(0.25), pn.Dense(8, 2), backend=spec, dtype=dtype, seed=3)

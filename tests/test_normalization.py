@@ -152,8 +152,11 @@ def test_running_statistics_update_in_place_where_writeable(bk64):
 
 def test_a_batch_of_one_row_cannot_train_batchnorm():
     net = pn.Sequential(pn.Dense(2, 3), pn.BatchNorm(3), pn.Dense(3, 1))
+    with pytest.raises(ValueError, match="BatchNorm needs at least 2 rows per training batch"):
+        net.fit(np.ones((1, 2)), np.ones((1, 1)), progress=False)  # refused by fit, before any step
+    layer = net.layers[1]
     with pytest.raises(ValueError, match="BatchNorm: training needs at least 2 rows per batch"):
-        net.fit(np.ones((1, 2)), np.ones((1, 1)), progress=False)
+        layer.forward(net.backend.asarray(np.ones((1, 3)), net.dtype), True)  # and by the layer itself
     assert net(np.ones((1, 2))).shape == (1, 1)  # inference on one row is fine
 
 

@@ -160,3 +160,4 @@ def test_sigkill_anywhere_then_restart_is_bit_identical(spec, dtype, kill, tmp_p
     assert history == ref_history
     assert_same(weights, ref_weights)
     assert not backup.exists()
+    assert not list(tmp_path.glob(".run.backup.*.tmp"))  # a crash's temporary file was cleared
