@@ -62,3 +62,44 @@ def test_bad_data_options_are_named(tmp_path, capsys, argv, message):
     write_csv(tmp_path / "my.csv")
     assert main(["train", "--data", str(tmp_path / "my.csv"), "--no-progress", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def rewrite_labels(src, dst, column, values):
+    """A copy of CSV ``src`` whose ``column`` holds ``values`` (repeated to fill the rows)."""
+    with open(src, newline="") as f:
+        rows = list(csv.reader(f))
+    j = rows[0].index(column)
+    for i, row in enumerate(rows[1:]):
+        row[j] = values[i % len(values)]
+    with open(dst, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+
+
+def train_saved(tmp_path, data, target, capsys):
+    model = tmp_path / "m.safetensors"
+    argv = ["train", "--data", str(data), "--target", target, "--epochs", "2", "--no-progress"]
+    assert main([*argv, "--save", str(model)]) == 0
+    capsys.readouterr()
+    return model
+
+
+@pytest.mark.parametrize("labels", [["1.7", "0", "2"], ["cat", "1"]])
+def test_evaluate_refuses_labels_that_are_not_the_model_s_whole_number_classes(tmp_path, capsys, labels):
+    write_csv(tmp_path / "words.csv")
+    rewrite_labels(tmp_path / "words.csv", tmp_path / "ints.csv", "label", ["0", "1", "2"])
+    model = train_saved(tmp_path, tmp_path / "ints.csv", "label", capsys)
+    rewrite_labels(tmp_path / "words.csv", tmp_path / "bad.csv", "label", labels)
+    assert main(["evaluate", str(model), "--data", str(tmp_path / "bad.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "--data" in err and "bad.csv" in err and "'label'" in err and repr(labels[0]) in err
+    assert "could not convert" not in err
+
+
+def test_evaluate_refuses_a_regression_target_that_is_not_numeric(tmp_path, capsys):
+    write_csv(tmp_path / "words.csv")
+    rewrite_labels(tmp_path / "words.csv", tmp_path / "ints.csv", "label", ["0", "1", "2"])
+    model = train_saved(tmp_path, tmp_path / "ints.csv", "height", capsys)
+    rewrite_labels(tmp_path / "ints.csv", tmp_path / "bad.csv", "height", ["tall", "1.5"])
+    assert main(["evaluate", str(model), "--data", str(tmp_path / "bad.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "--data" in err and "bad.csv" in err and "'height'" in err and "'tall'" in err
