@@ -80,6 +80,8 @@ def run_predict(args: argparse.Namespace) -> int:
     target = net.metadata.get("target", "y")
     table = read_table(args.data, target if has_column(args.data, target) else None, task="raw")
     out = predictions(net, _features(net, table, args.data))
+    if out.ndim == 2 and out.shape[1] == 1:  # one output column: named like the target
+        out = out[:, 0]
     header = [target] if out.ndim == 1 else [f"{target}{i}" for i in range(out.shape[1])]
     rows = [[v] if out.ndim == 1 else list(v) for v in out]
     if args.out:
