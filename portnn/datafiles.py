@@ -57,15 +57,15 @@ def _npz(path: str, wants_target: bool, task: str) -> Table:
 
 def _csv(path: str, target: str | None, task: str) -> Table:
     with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    if len(rows) < 2:
+        numbered = [(n, row) for n, row in enumerate(csv.reader(f), start=1) if row]  # blank lines skipped
+    if len(numbered) < 2:
         raise ValueError(f"--data: {path!r} needs a header row and at least one row of data")
-    header, body = rows[0], rows[1:]
+    header, body = numbered[0][1], [row for _, row in numbered[1:]]
     if target is not None and target not in header:
         raise ValueError(f"--target: no column {target!r} in {path!r}; columns: {header}")
-    bad = next((i for i, row in enumerate(body, start=2) if len(row) != len(header)), None)
+    bad = next(((n, row) for n, row in numbered[1:] if len(row) != len(header)), None)
     if bad is not None:
-        raise ValueError(f"--data: {path!r} line {bad} has {len(body[bad - 2])} fields, the header {len(header)}")
+        raise ValueError(f"--data: {path!r} line {bad[0]} has {len(bad[1])} fields, the header {len(header)}")
     columns = {name: [row[i] for row in body] for i, name in enumerate(header)}
     features = [name for name in header if name != target]
     X = np.empty((len(body), len(features)))

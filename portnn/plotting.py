@@ -7,16 +7,15 @@ from typing import Any
 
 def plot_history(history: dict[str, list[float]], path: Any = None) -> Any:
     """Loss curves (``loss``, ``val_loss``) in one panel and every other logged value beside them,
-    by epoch; saved to ``path`` when given. Returns the matplotlib Figure.
+    by epoch; saved to ``path`` when given. Returns the matplotlib Figure (Jupyter displays it).
+
+    The figure is built without pyplot: the user's backend is not switched and no figure is left
+    open in pyplot's registry.
 
     Raises ``ImportError`` saying how to install matplotlib when it is missing.
     """
     try:
-        import matplotlib
-
-        if path is not None:
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError as exc:
         raise ImportError("History.plot needs matplotlib: pip install 'portnn[plot]'") from exc
     if not history:
@@ -24,7 +23,8 @@ def plot_history(history: dict[str, list[float]], path: Any = None) -> Any:
     losses = [k for k in history if k in ("loss", "val_loss")]
     others = sorted({k.removeprefix("val_") for k in history if k not in losses})
     panels = [losses] + [[k for k in (name, f"val_{name}") if k in history] for name in others]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
+    fig = Figure(figsize=(4.5 * len(panels), 3.5))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, keys in zip(axes[0], panels):
         for key in keys:
             ax.plot(range(1, len(history[key]) + 1), history[key], label=key)

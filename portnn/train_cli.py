@@ -38,9 +38,14 @@ def _builtin(name: str) -> Table:
 def _split(table: Table, fraction: float, seed: int) -> tuple[Table, Table | None]:
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"--val-split: expected a fraction in [0, 1), got {fraction}")
-    n_val = round(fraction * table.X.shape[0])
-    if n_val == 0:
+    if fraction == 0.0:
         return table, None
+    n = table.X.shape[0]
+    n_val = round(fraction * n)
+    if n_val >= n:
+        raise ValueError(f"--val-split {fraction}: holds out all {n} rows, no rows left to train on")
+    if n_val == 0:
+        raise ValueError(f"--val-split {fraction}: holds out no validation rows of {n}; use 0 for none")
     order = np.random.default_rng(seed).permutation(table.X.shape[0])
     val, train = order[:n_val], order[n_val:]
     assert table.y is not None
@@ -71,10 +76,12 @@ def run_train(args: argparse.Namespace) -> int:
         table = _builtin(args.dataset)
     if table.classes is None and table.y is not None and table.y.ndim == 1:
         table.y = table.y[:, None]
-    mean, std = table.X.mean(axis=0), table.X.std(axis=0)
-    std[std == 0] = 1.0
-    table.X = (table.X - mean) / std
     train, val = _split(table, args.val_split, args.seed)
+    mean, std = train.X.mean(axis=0), train.X.std(axis=0)  # from the training rows: val stays unseen
+    std[std == 0] = 1.0
+    for part in (train, val):
+        if part is not None:
+            part.X = (part.X - mean) / std
     net, loss = _network(args, train)
     metrics = [m for m in args.metrics.split(",") if m] if args.metrics else []
     if not metrics and table.classes is not None:

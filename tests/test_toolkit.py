@@ -1,5 +1,7 @@
 """Looking at a model and a run: summary(), History.plot(), and the CLI's help and argument checks."""
 
+import sys
+
 import pytest
 
 import portnn as pn
@@ -28,6 +30,30 @@ def test_history_plot_draws_every_logged_curve(tmp_path):
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["loss", "lr"]
     assert [line.get_label() for line in fig.axes[0].lines] == ["loss", "val_loss"]
+
+
+def test_history_plot_leaves_the_backend_and_pyplot_alone(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    backend = matplotlib.get_backend()
+    figures = plt.get_fignums()
+    history = pn.History()
+    history.history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}
+    fig = history.plot(tmp_path / "h.png")
+    history.plot()
+    assert matplotlib.get_backend() == backend  # a Jupyter inline backend stays inline
+    assert plt.get_fignums() == figures  # nothing left open in pyplot's registry
+    assert isinstance(fig, matplotlib.figure.Figure) and (tmp_path / "h.png").stat().st_size > 0
+
+
+def test_history_plot_without_matplotlib_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    history = pn.History()
+    history.history = {"loss": [1.0]}
+    with pytest.raises(ImportError, match=r"pip install 'portnn\[plot\]'"):
+        history.plot()
 
 
 def test_history_plot_before_training_says_so():
