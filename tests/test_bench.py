@@ -97,3 +97,53 @@ def test_bench_rejects_unknown_workloads_and_backends(capsys):
     assert "unknown workload 'resnet'" in capsys.readouterr().err
     assert main(["bench", "--backends", "nope"]) == 2
     assert "unknown spec 'nope'" in capsys.readouterr().err
+
+
+def test_bench_checks_what_its_flags_need_before_any_timing(tmp_path, capsys, monkeypatch):
+    import portnn.bench.suite as suite
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the benchmark ran before its flags were checked")
+
+    monkeypatch.setattr(suite, "run_suite", no_run)
+    monkeypatch.setattr(suite, "_has", lambda module: module != "matplotlib")  # as without matplotlib
+    assert main(["bench", "--quick", "--backends", "numpy", "--plot", str(tmp_path / "c.png")]) == 2
+    assert "--plot needs matplotlib: pip install 'portnn[plot]'" in capsys.readouterr().err
+    assert main(["bench", "--quick", "--backends", "numpy", "--out", str(tmp_path / "no" / "r.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_the_report_shows_only_references_that_ran_and_says_why_others_did_not():
+    from portnn.bench.report import markdown
+
+    record = {
+        "machine": {"cpu": "cpu", "cores": 2, "gpus": []},
+        "quick": True,
+        "seconds": 1.0,
+        "settings": {"workloads": {"xor": "2-3-1"}},
+        "results": [
+            {
+                "workload": "xor",
+                "implementation": impl,
+                "backend": "numpy",
+                "per_epoch_s": {"median": t, "min": t, "max": t},
+                "per_step_s": t,
+                "samples_per_s": 4 / t,
+                "final_loss": 0.1,
+                "peak_host_mb": None,
+                "peak_device_mb": None,
+            }
+            for impl, t in (("portnn", 2e-5), ("seed-loop", 1e-5))
+        ],
+        "ratios": [
+            {"workload": "xor", "backend": "numpy", "versus": "seed-loop (numpy)", "ratio": 2.0, "ratio_min": 2.0}
+        ],
+        "sweep": [],
+        "crossover": {"note": "no GPU backend in this run"},
+    }
+    text = markdown(record)
+    header = next(line for line in text.splitlines() if line.startswith("| implementation"))
+    assert "vs hand/seed NumPy" in header and "vs torch eager" not in header and "vs sklearn" not in header
+    assert "2.00× (2.00×)" in text
+    assert "Not run here:\n" in text and "- torch eager: needs a torch backend in --backends" in text
+    assert "- sklearn: mnist only, and needs scikit-learn" in text

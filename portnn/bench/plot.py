@@ -17,7 +17,9 @@ def plot(record: dict[str, Any], path: str) -> None:
         raise ValueError("--plot needs matplotlib: pip install 'portnn[plot]'") from exc
     workloads = list(record["settings"]["workloads"])
     panels = len(workloads) + (1 if record["sweep"] else 0)
-    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4.5), squeeze=False)
+    rows = max((sum(r["workload"] == w for r in record["results"]) for w in workloads), default=1)
+    height = max(4.5, 0.38 * rows + 1.0)  # room for each two-line bar label
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, height), squeeze=False)
     for ax, workload in zip(axes[0], workloads):
         rows = [r for r in record["results"] if r["workload"] == workload]
         labels = [f"{r['implementation']}\n{r['backend']}" for r in rows]
@@ -46,6 +48,10 @@ def plot(record: dict[str, Any], path: str) -> None:
         ax.set_ylabel("samples / s")
         ax.set_title("crossover: mnist network")
         ax.legend(fontsize=7)
+    from matplotlib.patches import Patch
+
+    legend = [Patch(color="tab:blue", label="portnn"), Patch(color="tab:gray", label="reference")]
+    fig.legend(handles=legend, loc="upper right", fontsize=8)
     machine = record["machine"]
     gpus = ", ".join(g["name"] for g in machine.get("gpus", []))
     fig.suptitle(f"portnn bench — {machine['cpu']}, {machine['cores']} cores{', ' + gpus if gpus else ''}", fontsize=9)

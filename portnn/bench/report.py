@@ -67,51 +67,88 @@ def _seconds(s: float) -> str:
     return f"{s:.2f} s"
 
 
+_COLUMNS = (  # reference column: (the implementations it compares with, why it may be missing)
+    ("vs hand/seed NumPy", ("seed-loop", "numpy-hand"), "left out of this preset's workload (minutes on a CPU)"),
+    ("vs GEMM floor", ("gemm-floor",), "xor has no matrix products worth timing"),
+    ("vs GEMM needed", ("gemm-needed",), "xor has no matrix products worth timing"),
+    ("vs torch eager", ("torch-eager",), "needs a torch backend in --backends (pip install 'portnn[torch]')"),
+    ("vs sklearn", ("sklearn",), "mnist only, and needs scikit-learn (pip install 'portnn[bench]')"),
+)
+
+
 def markdown(record: dict[str, Any]) -> str:
-    """The record as markdown: one table per workload, then the sweep and the crossover."""
+    """The record as markdown: one table per workload (only the columns of references that ran,
+    then a line naming those that did not and why), then the sweep and the crossover in a sentence."""
     m = record["machine"]
     gpus = ", ".join(f"{g['name']} (driver {g['driver']})" for g in m["gpus"]) or "none"
+    preset = record.get("preset", "quick" if record["quick"] else "full")
     lines = [
-        f"Machine: {m['cpu']}, {m['cores']} cores, GPU: {gpus}. {record.get('preset', 'quick' if record['quick'] else 'full').capitalize()} run, {record['seconds']} s.",
+        f"Machine: {m['cpu']}, {m['cores']} cores, GPU: {gpus}. {preset.capitalize()} run, {record['seconds']} s.",
         "Ratios are portnn's time over the reference's: median over median (fastest over fastest).",
         "Peak traced host memory is tracemalloc's view: NumPy arrays, not torch's or JAX's own allocators.",
         "",
     ]
     ratio_of = {(r["workload"], r["backend"], r["versus"].split(" ")[0]): r for r in record["ratios"]}
     for workload, description in record["settings"]["workloads"].items():
-        lines += [f"**{workload}** ({description})", ""]
-        lines += [
-            "| implementation | backend | time/epoch (median, min–max) | time/step | samples/s | final loss | vs hand/seed NumPy | vs GEMM floor | vs GEMM needed | vs torch eager | vs sklearn | peak traced host MB | peak device MB |"
-        ]
-        lines += ["|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        for e in (r for r in record["results"] if r["workload"] == workload):
-            t = e["per_epoch_s"]
-            cells = [
-                e["implementation"],
-                e["backend"],
-                f"{_seconds(t['median'])} ({_seconds(t['min'])}–{_seconds(t['max'])})",
-                _seconds(e["per_step_s"]),
-                f"{e['samples_per_s']:.3g}",
-                "—" if e["final_loss"] is None else f"{e['final_loss']:.5g}",
-            ]
-            for ref in (("seed-loop", "numpy-hand"), ("gemm-floor",), ("gemm-needed",), ("torch-eager",), ("sklearn",)):
-                found = next(
-                    (ratio_of[(workload, e["backend"], r)] for r in ref if (workload, e["backend"], r) in ratio_of),
-                    None,
-                )
-                if found is None or e["implementation"] != "portnn":
-                    cells.append("")
-                else:
-                    cells.append(f"{found['ratio']:.2f}× ({found['ratio_min']:.2f}×)")
-            cells += ["" if e[k] is None else f"{e[k]:.1f}" for k in ("peak_host_mb", "peak_device_mb")]
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
+        lines += [f"**{workload}** ({description})", "", *_table(record, workload, ratio_of), ""]
     if record["sweep"]:
-        batches = sorted({e["batch_size"] for e in record["sweep"]})
-        lines += ["**sweep** (mnist network, samples/s by batch size)", ""]
-        lines += ["| backend | " + " | ".join(str(b) for b in batches) + " |", "|---|" + "---|" * len(batches)]
-        for spec in dict.fromkeys(e["backend"] for e in record["sweep"]):
-            by_batch = {e["batch_size"]: e["samples_per_s"] for e in record["sweep"] if e["backend"] == spec}
-            lines.append(f"| {spec} | " + " | ".join(f"{by_batch.get(b, 0):.3g}" for b in batches) + " |")
-        lines += ["", f"GPU overtakes NumPy at batch size: {record['crossover']}", ""]
+        lines += _sweep(record)
     return "\n".join(lines)
+
+
+def _table(record: dict[str, Any], workload: str, ratio_of: dict) -> list[str]:
+    ran = {r["implementation"] for r in record["results"] if r["workload"] == workload}
+    columns = [c for c in _COLUMNS if ran & set(c[1])]
+    header = ["implementation", "backend", "time/epoch (median, min–max)", "time/step", "samples/s", "final loss"]
+    header += [c[0] for c in columns] + ["peak traced host MB", "peak device MB"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for e in (r for r in record["results"] if r["workload"] == workload):
+        t = e["per_epoch_s"]
+        cells = [
+            e["implementation"],
+            e["backend"],
+            f"{_seconds(t['median'])} ({_seconds(t['min'])}–{_seconds(t['max'])})",
+            _seconds(e["per_step_s"]),
+            f"{e['samples_per_s']:.3g}",
+            "—" if e["final_loss"] is None else f"{e['final_loss']:.5g}",
+        ]
+        for _, refs, _ in columns:
+            found = next(
+                (ratio_of[(workload, e["backend"], r)] for r in refs if (workload, e["backend"], r) in ratio_of), None
+            )
+            mine = found is not None and e["implementation"] == "portnn"
+            cells.append(f"{found['ratio']:.2f}× ({found['ratio_min']:.2f}×)" if found is not None and mine else "")
+        cells += ["" if e[k] is None else f"{e[k]:.1f}" for k in ("peak_host_mb", "peak_device_mb")]
+        lines.append("| " + " | ".join(cells) + " |")
+    missing = [f"- {name[3:]}: {why}" for name, refs, why in _COLUMNS if not ran & set(refs)]
+    return lines + (["", "Not run here:", *missing] if missing else [])
+
+
+def _sweep(record: dict[str, Any]) -> list[str]:
+    batches = sorted({e["batch_size"] for e in record["sweep"]})
+    lines = ["**sweep** (mnist network, samples/s by batch size)", ""]
+    lines += ["| backend | " + " | ".join(str(b) for b in batches) + " |", "|---|" + "---|" * len(batches)]
+    for spec in dict.fromkeys(e["backend"] for e in record["sweep"]):
+        by_batch = {e["batch_size"]: e["samples_per_s"] for e in record["sweep"] if e["backend"] == spec}
+        lines.append(f"| {spec} | " + " | ".join(f"{by_batch.get(b, 0):.3g}" for b in batches) + " |")
+    return [*lines, "", crossover_sentence(record["crossover"]), ""]
+
+
+def crossover_sentence(found: dict[str, Any]) -> str:
+    """The crossover in words.
+
+    >>> crossover_sentence({"cupy:0": 256, "torch:cuda": 16, "jax:gpu": None})
+    'On the mnist network, torch:cuda trains faster than NumPy from batch size 16, cupy:0 from 256; jax:gpu at none of the sizes swept.'
+    >>> crossover_sentence({"note": "no GPU backend in this run"})
+    'No GPU backend ran, so there is no CPU/GPU crossover to report.'
+    """
+    if "note" in found:
+        return "No GPU backend ran, so there is no CPU/GPU crossover to report."
+    faster = sorted((b, s) for s, b in found.items() if b is not None)
+    never = [s for s, b in found.items() if b is None]
+    if not faster:
+        return "On the mnist network, no GPU backend trains faster than NumPy at the batch sizes swept."
+    (first_batch, first), rest = faster[0], faster[1:]
+    text = f"On the mnist network, {first} trains faster than NumPy from batch size {first_batch}"
+    text += "".join(f", {spec} from {batch}" for batch, spec in rest)
+    return text + (f"; {', '.join(never)} at none of the sizes swept." if never else ".")

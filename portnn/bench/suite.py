@@ -224,6 +224,17 @@ def _record(
     }
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """What the flags need, checked before any timing: matplotlib for --plot, writable paths."""
+    from .. import io
+
+    if args.plot and not _has("matplotlib"):
+        raise ValueError("--plot needs matplotlib: pip install 'portnn[plot]'")
+    for path in (args.out, args.plot):
+        if path:
+            io.check_writable(path)
+
+
 def _write_json(path: str, record: dict[str, Any]) -> None:
     with open(path, "w") as f:
         json.dump(record, f, indent=1)
@@ -254,6 +265,7 @@ def main(args: argparse.Namespace) -> int:
     print(f"portnn bench ({size}): backends {', '.join(specs)}", file=sys.stderr)
     if args.quick and args.gpu:
         raise ValueError("--quick and --gpu: choose one size")
+    _check_outputs(args)
     preset = "gpu" if args.gpu else None
     record = run_suite(
         args.quick,
