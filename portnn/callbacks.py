@@ -48,6 +48,11 @@ class History(Callback):
     def settle_epoch(self, logs: dict[str, float]) -> None:
         """Take in the epoch's final ``logs``: keys added after :meth:`on_epoch_end` are appended,
         changed values replace the recorded ones."""
+        history = self.history
+        if logs.keys() == self._recorded:  # nothing added: at most a value replaced (the usual case)
+            for key, value in logs.items():
+                history[key][-1] = value
+            return
         for key, value in logs.items():
             values = self.history.setdefault(key, [])
             if key in self._recorded:

@@ -123,6 +123,9 @@ def measure(
 
 def read_all(backend: Backend, values: dict[str, Array]) -> dict[str, float]:
     """0-D ``values`` computed on the device, read to the host as floats in one read."""
+    if len(values) == 1:  # the loss alone (no metrics, no validation): a plain read, the hot path of small nets
+        ((key, value),) = values.items()
+        return {key: backend.read(value)}
     xp = backend.xp
     dtype = next(iter(values.values())).dtype
     stacked = xp.stack([v if v.dtype == dtype else xp.astype(v, dtype) for v in values.values()])

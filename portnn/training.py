@@ -169,6 +169,9 @@ class _Loop:
     ) -> None:
         self.model, self.step, self.data, self.validation = model, step, data, validation
         self.metric_set, self.callbacks, self.bar = metric_set, callbacks, bar
+        # Histories take in what callbacks after them added to the logs; with no other callback, nothing.
+        others = any(not isinstance(cb, History) for cb in callbacks)
+        self.histories = [cb for cb in callbacks if isinstance(cb, History)] if others else []
         self.guard = DivergenceGuard(model)  # after on_train_begin: a restored run's weights
 
     def run(self, epochs: int) -> int:
@@ -181,16 +184,16 @@ class _Loop:
                 X_val, y_val, w_val = self.validation
                 measured = measure(model, X_val, y_val, w_val, self.step.loss, self.metric_set)
                 values.update({f"val_{key}": value for key, value in measured.items()})
-            logs = read_all(model.backend, values)  # the one host read of the epoch
+            # the one host read of the epoch (the loss alone: a plain read, the hot path of small nets)
+            logs = read_all(model.backend, values) if len(values) > 1 else {"loss": model.backend.read(values["loss"])}
             if not math.isfinite(logs["loss"]):
                 self.guard.fail(epoch, first_bad_step(model.backend, step_losses))
             if epoch < epochs - 1:  # after the last epoch, check_final looks at the weights instead
                 self.guard.snapshot()
             for cb in self.callbacks:
                 cb.on_epoch_end(model, epoch, logs)
-            for cb in self.callbacks:  # what callbacks after a History added to the logs
-                if isinstance(cb, History):
-                    cb.settle_epoch(logs)
+            for history in self.histories:  # what callbacks after a History added to the logs
+                history.settle_epoch(logs)
             if self.bar is not None:
                 self.bar.update(epoch, logs, self.data.n * (epoch + 1 - first) / (time.perf_counter() - start_time))
             if model.stop_training:
@@ -208,7 +211,7 @@ class _Loop:
         else:
             outs = _steps(run, data.X, data.y, data.w, data.batches)
         if self.metric_set is None:
-            return outs, {"loss": weighted_mean(outs, data.counts(order))}
+            return outs, {"loss": outs[0] if len(outs) == 1 else weighted_mean(outs, data.counts(order))}
         losses = [out[0] for out in outs]
         values = {"loss": weighted_mean(losses, data.counts(order))}
         values.update(self.metric_set.values(self.model.xp, [out[1] for out in outs]))

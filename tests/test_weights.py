@@ -150,7 +150,7 @@ def test_weights_travel_with_their_rows_when_shuffled(rng, monkeypatch):
         seen.append((Xb.copy(), wb.copy()))
         return np.float64(1.0)
 
-    monkeypatch.setattr(TrainStep, "eager", record)
+    monkeypatch.setattr(TrainStep, "plain", record)
     make_net("numpy", "mse").fit(X, y, epochs=2, batch_size=5, sample_weight=weight, progress=False)
     assert len(seen) == 10
     for Xb, wb in seen:
