@@ -35,3 +35,15 @@ def bk64(bk):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def jax_bk():
+    """JAX on the CPU with float64 (for the compiled-step tests); skipped with a reason otherwise."""
+    reason = testing.backend_skip_reason("jax:cpu")
+    if reason:
+        pytest.skip(reason)
+    bk = pn.get_backend("jax:cpu")
+    if not bk.float64:
+        pytest.skip("jax:cpu without float64 (JAX_ENABLE_X64 unset)")
+    return bk

@@ -9,18 +9,7 @@ import pytest
 
 import portnn as pn
 from portnn.parameter import Parameter
-from portnn.testing import NoHostSync, backend_skip_reason
-
-
-@pytest.fixture
-def jax_bk():
-    reason = backend_skip_reason("jax:cpu")
-    if reason:
-        pytest.skip(reason)
-    bk = pn.get_backend("jax:cpu")
-    if not bk.float64:
-        pytest.skip("jax:cpu without float64 (JAX_ENABLE_X64 unset)")
-    return bk
+from portnn.testing import NoHostSync
 
 
 def fit(backend, optimizer, compile):

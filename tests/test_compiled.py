@@ -6,7 +6,6 @@ import pytest
 import portnn as pn
 from portnn.losses import get_loss
 from portnn.step import TrainStep
-from portnn.testing import backend_skip_reason
 
 OPTIMIZERS = [
     lambda: pn.optim.SGD(lr=0.1),
@@ -15,17 +14,6 @@ OPTIMIZERS = [
     lambda: pn.optim.AdamW(lr=0.01),
     lambda: pn.optim.RMSprop(lr=0.01, weight_decay=0.01),
 ]
-
-
-@pytest.fixture
-def jax_bk():
-    reason = backend_skip_reason("jax:cpu")
-    if reason:
-        pytest.skip(reason)
-    bk = pn.get_backend("jax:cpu")
-    if not bk.float64:
-        pytest.skip("jax:cpu without float64 (JAX_ENABLE_X64 unset)")
-    return bk
 
 
 def classifier(backend, *extra):

@@ -3,24 +3,11 @@ op, and no host read per step. Metric values against scikit-learn are in test_me
 
 import numpy as np
 import pytest
+from test_metrics import N, dtype_of, weights_for
 
 import portnn as pn
 from portnn.metrics import TopKAccuracy
 from portnn.testing import assert_close
-
-N = 40
-
-
-def dtype_of(bk):
-    return "float64" if pn.get_backend(bk).float64 else "float32"
-
-
-def weights_for(rng, weighted):
-    if not weighted:
-        return None
-    w = rng.uniform(0.0, 3.0, N)
-    w[19:27] = 0.0  # a whole batch that counts for nothing
-    return w
 
 
 def classifier(bk, seed=0):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import portnn as pn
-from portnn.testing import assert_close, assert_on_backend, backend_skip_reason
+from portnn.testing import assert_close, assert_on_backend
 
 N = 5
 KINDS = {
@@ -175,15 +175,10 @@ def test_a_model_with_both_layers_trains_on_every_backend(spec):
         assert_on_backend(b.value, spec)
 
 
-def test_compiled_jax_step_carries_the_buffers():
-    reason = backend_skip_reason("jax:cpu")
-    if reason:
-        pytest.skip(reason)
+def test_compiled_jax_step_carries_the_buffers(jax_bk):
     import jax
 
-    bk = pn.get_backend("jax:cpu")
-    if not bk.float64:
-        pytest.skip("jax:cpu without float64 (JAX_ENABLE_X64 unset)")
+    bk = jax_bk
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(23, 4)), rng.integers(0, 3, size=23)
 
