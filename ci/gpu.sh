@@ -9,8 +9,12 @@
 #   3. `portnn bench --gpu` (xor, mnist, large on the GPU backends beside the GEMM floor and torch
 #      eager CUDA): bench.json, bench.md, bench.png
 #   4. the batch-size sweep, GPU backends beside NumPy and torch on the CPU: sweep.json, sweep.md
+#   5. the large network's kernels, per step, beside torch eager's (benchmarks/gpu_kernels.py): kernels.txt
 # Every section's output also goes to run.log. It installs nothing: portnn is used from this
 # checkout and a missing package is named. Exit status 0 when every section succeeded.
+# PORTNN_GPU_SECTIONS (default "suite,bench,sweep,kernels") picks the sections after the environment, and
+# PORTNN_GPU_WORKLOADS (default "xor,mnist,large") the bench's workloads: a second call on a
+# short budget reruns only what changed.
 set -uo pipefail
 out=${1:?usage: ci/gpu.sh OUTPUT_DIR [--quick]}
 quick=${2:-}
@@ -20,6 +24,9 @@ out=$(cd "$out" && pwd)
 cd "$here"
 PY=${PYTHON:-python3}
 GPU_SPECS=${PORTNN_GPU_SPECS:-cupy:0,torch:cuda,jax:gpu}
+SECTIONS=${PORTNN_GPU_SECTIONS:-suite,bench,sweep,kernels}
+[[ ",$SECTIONS," == *",suite,"* ]] && SECTIONS+=",host-sync"
+WORKLOADS=${PORTNN_GPU_WORKLOADS:-xor,mnist,large}
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
 # JAX must not take 75% of the GPU's memory up front: torch and CuPy share the card in one process.
 export JAX_ENABLE_X64=1 PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
@@ -33,6 +40,10 @@ failed=()
 run_section() {
     local name=$1 limit=$2
     shift 2
+    if [[ ",$SECTIONS," != *",$name,"* && $name != environment ]]; then
+        echo "== $name: not asked for (PORTNN_GPU_SECTIONS=$SECTIONS)" | tee -a "$log"
+        return
+    fi
     local left=$((deadline - SECONDS))
     ((left < limit)) && limit=$left
     if ((limit < 10)); then
@@ -99,10 +110,14 @@ size=--gpu
 [ "$quick" = "--quick" ] && size=--quick
 plot=""
 "$PY" -c "import matplotlib" 2>/dev/null && plot="--plot $out/bench.png"
-run_section bench 150 bash -c "\"\$PY\" -m portnn.cli bench $size --backends $GPU_SPECS --workloads xor,mnist,large \
+run_section bench 150 bash -c "\"\$PY\" -m portnn.cli bench $size --backends $GPU_SPECS --workloads $WORKLOADS \
     --out $out/bench.json $plot >$out/bench.md && cat $out/bench.md"
 run_section sweep 90 bash -c "\"\$PY\" -m portnn.cli bench $size --backends numpy,torch:cpu,$GPU_SPECS \
     --workloads sweep --out $out/sweep.json >$out/sweep.md && cat $out/sweep.md"
+
+# Where the large network's step spends its device time, kernel by kernel, beside torch eager.
+run_section kernels 120 bash -c "\"\$PY\" benchmarks/gpu_kernels.py large ${GPU_SPECS//,/ } torch-eager >$out/kernels.txt; \
+    rc=\$?; cat $out/kernels.txt; exit \$rc"
 
 if ((${#failed[@]})); then
     echo "ci/gpu.sh: failed: ${failed[*]}; results in $out" | tee -a "$log"

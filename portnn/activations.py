@@ -82,8 +82,8 @@ class ReLU(Activation):
 
     def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
         Y = self.backend.maximum(X, 0.0, in_place=self.owns_input)
-        zero_where_not = self.backend.zero_where_not
-        return Y, lambda dY, input_grad=True: zero_where_not(Y > 0.0, dY)
+        relu_grad = self.backend.relu_grad
+        return Y, lambda dY, input_grad=True: relu_grad(Y, dY)
 
 
 class LeakyReLU(Activation):

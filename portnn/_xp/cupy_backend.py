@@ -21,6 +21,8 @@ class CupyBackend(OutParamBackend):
         super().__init__(spec, xp, device, native, writeable=writeable)
         # p -= s * g in one pass over the parameter, g left as it was
         self._fused_sub_scaled = native.ElementwiseKernel("T g, T s", "T p", "p -= s * g", "portnn_sub_scaled")
+        # dy = 0 where the ReLU's output y is not positive, in one pass (no boolean mask array)
+        self._fused_relu_grad = native.ElementwiseKernel("T y", "T dy", "if (!(y > 0)) dy = 0", "portnn_relu_grad")
 
     @classmethod
     def for_device(cls, device_name: str) -> CupyBackend:
@@ -66,3 +68,9 @@ class CupyBackend(OutParamBackend):
             self._fused_sub_scaled(b, scale, a)
             return a
         return a - scale * b
+
+    def relu_grad(self, y: Array, dy: Array) -> Array:
+        if self.writeable:
+            self._fused_relu_grad(y, dy)
+            return dy
+        return super().relu_grad(y, dy)
