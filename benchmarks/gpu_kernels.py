@@ -57,7 +57,9 @@ def kernel_table(name, w, X, y, top):
         print(f"{device_us / steps:9.1f} {count / steps:10.2f} {device_us / total:6.1%}  {key[:110]}")
     rest = rows[top:]
     if rest:
-        print(f"{sum(r[0] for r in rest) / steps:9.1f} {sum(r[1] for r in rest) / steps:10.2f}         ({len(rest)} others)")
+        print(
+            f"{sum(r[0] for r in rest) / steps:9.1f} {sum(r[1] for r in rest) / steps:10.2f}         ({len(rest)} others)"
+        )
 
 
 def main():
