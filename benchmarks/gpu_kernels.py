@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from portnn._xp import pin_full_precision
 from portnn.bench.references import make_torch_eager
 from portnn.bench.suite import portnn_runner
 from portnn.bench.workloads import GPU, make_data
@@ -68,7 +69,7 @@ def main():
     parser.add_argument("implementations", nargs="+", help="backend specs and/or torch-eager")
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args()
-    torch.backends.cuda.matmul.allow_tf32 = False  # as the bench: full float32 everywhere
+    pin_full_precision()  # as the bench: no TF32 in torch or JAX
     w = GPU[args.workload]
     X, y = make_data(w)
     for name in args.implementations:

@@ -27,10 +27,9 @@ class Activation(Layer):
     def bind(self, backend: Backend, dtype: Any) -> None:
         super().bind(backend, dtype)
         self.limit = _math.exp_limit(backend.xp, dtype)
-        # Constants as 0-D arrays of the layer's dtype and device: NumPy computes ``one - Y`` in
-        # 0.5 us on a small array where ``1.0 - Y`` takes 0.8 us (the Python float is converted on
-        # every call). Same values: a Python float is cast to the array's dtype either way.
-        self.one, self.low, self.high = (backend.asarray(v, dtype) for v in (1.0, -self.limit, self.limit))
+        # Constants of the layer's dtype (see Backend.constant). Same values as Python floats,
+        # which are cast to the array's dtype either way.
+        self.one, self.low, self.high = (backend.constant(v, dtype) for v in (1.0, -self.limit, self.limit))
 
 
 class Identity(Activation):

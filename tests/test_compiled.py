@@ -122,3 +122,27 @@ def test_other_backends_run_op_by_op(spec):
 def test_compile_must_be_a_bool():
     with pytest.raises(TypeError, match="compile: expected True or False"):
         classifier("numpy").fit(np.ones((2, 4)), np.array([0, 1]), loss="cross_entropy", compile="yes")
+
+
+def test_no_device_array_is_baked_into_the_compiled_step(jax_bk):
+    """A device array captured by the traced step is read back to the host to be embedded in the
+    program: a device-to-host transfer at every trace, which the GPU transfer guard refuses. The
+    activations' constants and the optimizer's are host scalars or traced inputs instead."""
+    array_module = pytest.importorskip("jax._src.array")
+    mlir = pytest.importorskip("jax._src.interpreters.mlir")
+    captured = []
+
+    def record(value, *args, **kwargs):
+        captured.append(value)
+        return array_module._array_mlir_constant_handler(value, *args, **kwargs)
+
+    mlir.register_constant_handler(array_module.ArrayImpl, record)
+    try:
+        X, y = pn.datasets.synthetic_classification(64, 5, 3, seed=0)
+        layers = (pn.Dense(5, 8), pn.Tanh(), pn.Dense(8, 8), pn.Sigmoid(), pn.LayerNorm(8), pn.Dense(8, 3))
+        net = pn.Sequential(*layers, backend=jax_bk, dtype="float32", seed=0)
+        optimizer = pn.optim.Adam(lr=0.01, clipnorm=1.0, weight_decay=0.1)
+        net.fit(X, y, loss="cross_entropy", optimizer=optimizer, epochs=1, batch_size=16, progress=False)
+    finally:
+        mlir.register_constant_handler(array_module.ArrayImpl, array_module._array_mlir_constant_handler)
+    assert captured == []

@@ -107,6 +107,13 @@ class Backend:
             arr = self.xp.astype(arr, dtype)
         return arr
 
+    def constant(self, value: float, dtype: Any) -> Any:
+        """A scalar constant of ``dtype`` for this backend's arrays to be combined with: a 0-D
+        array here (NumPy computes ``one - Y`` faster than ``1.0 - Y``); a host scalar on JAX,
+        where a 0-D device array captured by a compiled step is read back to the host to be
+        embedded in the program."""
+        return self.asarray(value, dtype)
+
     def _from_host(self, host: np.ndarray) -> Array:
         return self.xp.asarray(host, device=self.device)
 

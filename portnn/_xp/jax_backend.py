@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .arrays import Array
 from .base import Backend
 from .libraries import _import
@@ -45,6 +47,9 @@ class JaxBackend(Backend):
 
     def _sync_mode(self, allowed: bool) -> Any:
         return self._native.transfer_guard_device_to_host("allow" if allowed else "disallow")
+
+    def constant(self, value: float, dtype: Any) -> Any:
+        return np.asarray(value, dtype=np.dtype(dtype))
 
     def compile(self, fn: Any) -> Any:
         return self._native.jit(fn)
