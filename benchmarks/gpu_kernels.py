@@ -12,6 +12,7 @@ host, not the GPU, sets the pace).
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 
 import torch
@@ -56,11 +57,30 @@ def kernel_table(name, w, X, y, top):
     print(f"{'µs/step':>9} {'calls/step':>10} {'share':>6}  kernel")
     for device_us, count, key in rows[:top]:
         print(f"{device_us / steps:9.1f} {count / steps:10.2f} {device_us / total:6.1%}  {key[:110]}")
+    idle_gaps(prof)
     rest = rows[top:]
     if rest:
         print(
             f"{sum(r[0] for r in rest) / steps:9.1f} {sum(r[1] for r in rest) / steps:10.2f}         ({len(rest)} others)"
         )
+
+
+def idle_gaps(prof, top=6):
+    """The device's idle spells between consecutive kernels (and copies): where the host, not the
+    GPU, set the pace. Prints their total and the longest, with the kernels on either side."""
+    spans = sorted(
+        (e.time_range.start, e.time_range.end, e.name)
+        for e in prof.events()
+        if e.device_type == torch.autograd.DeviceType.CUDA
+    )
+    gaps = [(b[0] - a[1], i, a[2], b[2]) for i, (a, b) in enumerate(itertools.pairwise(spans))]
+    busy = sum(end - start for start, end, _ in spans)
+    print(f"device busy {busy / 1e3:.2f} ms from first to last kernel {(spans[-1][1] - spans[0][0]) / 1e3:.2f} ms")
+    print(
+        f"idle over 20 µs: {sum(g[0] for g in gaps if g[0] > 20) / 1e3:.2f} ms in {sum(g[0] > 20 for g in gaps)} spells"
+    )
+    for gap, index, before, after in sorted(gaps, reverse=True)[:top]:
+        print(f"  {gap:8.1f} µs idle after kernel {index} of {len(spans)}: {before[:50]} -> {after[:50]}")
 
 
 def main():

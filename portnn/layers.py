@@ -179,7 +179,7 @@ class Dense(Layer):
         W, bk = self.params["weight"], self.backend
         Y = X @ W
         if self.bias:
-            Y = bk.iadd(Y, self.params["bias"])  # Y is fresh from matmul: safe to update in place
+            Y = bk.add_bias(Y, self.params["bias"])  # Y is fresh from matmul: safe to update in place
         grads = self.grads
 
         def backprop(dY: Array, input_grad: bool = True) -> Array | None:

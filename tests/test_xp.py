@@ -136,7 +136,7 @@ def test_sub_scaled_in_place_and_rebinding_agree(bk, rng):
 def test_sum0_into_fast_and_generic_paths_agree(bk, rng):
     dtype = bk.dtype("float64" if bk.float64 else "float32")
     generic = bk.variant(fast_paths=False)
-    for rows, cols in [(5, 3), (1, 4), (130, 7), (5, 3)]:  # a repeated shape reuses any cached state
+    for rows, cols in [(5, 3), (1, 4), (130, 7), (130, 8), (0, 8), (5, 3)]:  # a repeated shape reuses cached state
         a = bk.asarray(rng.normal(size=(rows, cols)), dtype)
         fast = bk.sum0_into(a, bk.xp.zeros(cols, dtype=dtype, device=bk.device))
         assert_on_backend(fast, bk)
@@ -177,3 +177,32 @@ def test_generic_variant_uses_no_fast_path(bk):
         assert getattr(type(generic), name) is getattr(Backend, name), name
     assert generic.compile(lambda x: x) is None
     assert bk.variant(writeable=False).fast_paths and not bk.variant(writeable=False).writeable
+
+
+# Shapes that CuPy's vector kernels take (whole vectors, aligned) and ones they leave to the
+# elementwise path: odd widths, and views starting one element in (off the 16-byte boundary).
+UPDATE_SHAPES = [(4, 8), (3, 5), (2, 2), (1, 1)]
+
+
+@pytest.mark.parametrize("offset", [0, 1])
+@pytest.mark.parametrize("shape", UPDATE_SHAPES)
+def test_elementwise_update_fast_paths_agree_with_generic(bk, rng, shape, offset):
+    dtype = bk.dtype("float64" if bk.float64 else "float32")
+    generic = bk.variant(fast_paths=False)
+    y_host, dy_host, bias_host = (rng.normal(size=(shape[0], shape[1] + offset)) for _ in range(3))
+    y_host[0, -1] = 0.0  # ReLU's boundary
+
+    def place(host):  # a fresh array each time (the updates write in place), maybe a view into it
+        full = bk.asarray(host, dtype)
+        return full[:, offset:] if offset else full
+
+    cases = {
+        "relu_grad": lambda b: b.relu_grad(place(y_host), place(dy_host)),
+        "add_bias": lambda b: b.add_bias(place(dy_host), place(bias_host)[0, ...]),
+        "maximum": lambda b: b.maximum(place(dy_host), 0.0, in_place=True),
+        "sub_scaled": lambda b: b.sub_scaled(place(dy_host), place(y_host), bk.asarray(0.25, dtype)),
+    }
+    for name, op in cases.items():
+        fast, slow = op(bk), op(generic)
+        assert_on_backend(fast, bk)
+        np.testing.assert_allclose(pn.to_numpy(fast), pn.to_numpy(slow), rtol=1e-6, atol=1e-7, err_msg=name)

@@ -6,8 +6,8 @@ A *backend* is an array namespace bound to one device. It is named by a spec str
 name means that library's default device. Everything numerical outside this package computes
 through ``backend.xp``. The generic :class:`Backend` is written once against the Array API; each
 library's subclass overrides only where it differs, including the few fast paths (``matmul_into``,
-``sum0_into``, ``maximum(..., in_place=True)``, ``zero_where_not``, ``relu_grad``, ``sub_scaled``, ``compile``)
-whose generic versions ``variant(fast_paths=False)`` uses, for the tests to compare against.
+``sum0_into``, ``maximum(..., in_place=True)``, ``zero_where_not``, ``relu_grad``, ``add_bias``,
+``sub_scaled``, ``compile``) whose generic versions ``variant(fast_paths=False)`` uses, for the tests to compare against.
 
 Modules:
 

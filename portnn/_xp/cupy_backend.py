@@ -1,5 +1,6 @@
-"""CuPy on one CUDA device: ``out=`` fast paths, the SGD step as one fused kernel, ``vdot`` for
-sums of squares, ``cupyx.allow_synchronize`` and the memory pool's size."""
+"""CuPy on one CUDA device: ``out=`` fast paths, the per-step updates as vector kernels
+(:mod:`.cupy_kernels`) or fused elementwise ones, ``vdot`` for sums of squares,
+``cupyx.allow_synchronize`` and the memory pool's size."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .arrays import Array, register_vdot
+from .cupy_kernels import VectorKernels
 from .libraries import _import
 from .outparam import OutParamBackend
 
@@ -19,6 +21,7 @@ class CupyBackend(OutParamBackend):
 
     def __init__(self, spec: str, xp: Any, device: Any, native: Any, *, writeable: bool = True) -> None:
         super().__init__(spec, xp, device, native, writeable=writeable)
+        self._vector = VectorKernels(native)
         # p -= s * g in one pass over the parameter, g left as it was
         self._fused_sub_scaled = native.ElementwiseKernel("T g, T s", "T p", "p -= s * g", "portnn_sub_scaled")
         # dy = 0 where the ReLU's output y is not positive, in one pass (no boolean mask array)
@@ -64,13 +67,43 @@ class CupyBackend(OutParamBackend):
         return int(self._native.get_default_memory_pool().total_bytes())
 
     def sub_scaled(self, a: Array, b: Array, scale: float) -> Array:
-        if self.writeable:
+        if not self.writeable:
+            return a - scale * b
+        if self._scale_on_device(scale, a) and self._vector.fits(a, b) and a.shape == b.shape:
+            self._vector.launch("sub_scaled", (a, b, scale))
+        else:
             self._fused_sub_scaled(b, scale, a)
-            return a
-        return a - scale * b
+        return a
+
+    def _scale_on_device(self, scale: Any, a: Array) -> bool:
+        return isinstance(scale, self._native.ndarray) and scale.size == 1 and scale.dtype == a.dtype
 
     def relu_grad(self, y: Array, dy: Array) -> Array:
-        if self.writeable:
+        if not self.writeable:
+            return super().relu_grad(y, dy)
+        if self._vector.fits(y, dy) and y.shape == dy.shape:
+            self._vector.launch("relu_grad", (y, dy))
+        else:
             self._fused_relu_grad(y, dy)
-            return dy
-        return super().relu_grad(y, dy)
+        return dy
+
+    def maximum(self, x: Array, value: float, in_place: bool = False) -> Array:
+        if in_place and self.writeable and self._vector.fits(x):
+            self._vector.launch("maximum", (x, x), (float(value),))
+            return x
+        return super().maximum(x, value, in_place)
+
+    def sum0_into(self, a: Array, out: Array) -> Array:
+        lanes = self._vector.lanes(a.dtype)
+        if a.ndim == 2 and out.shape == a.shape[1:] and lanes and a.shape[1] % lanes == 0 and self._vector.fits(a, out):
+            self._vector.sum0(a, out)
+            return out
+        return super().sum0_into(a, out)
+
+    def add_bias(self, y: Array, bias: Array) -> Array:
+        lanes = self._vector.lanes(y.dtype)
+        rows_of_vectors = y.ndim == 2 and bias.shape == y.shape[1:] and lanes and y.shape[1] % lanes == 0
+        if self.writeable and rows_of_vectors and self._vector.fits(y, bias):
+            self._vector.launch("add_bias", (y, bias), (self._native.int64(y.shape[1] // lanes),))
+            return y
+        return super().add_bias(y, bias)
