@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 
@@ -51,10 +52,12 @@ def plot(record: dict[str, Any], path: str) -> None:
     from matplotlib.patches import Patch
 
     legend = [Patch(color="tab:blue", label="portnn"), Patch(color="tab:gray", label="reference")]
-    fig.legend(handles=legend, loc="upper right", fontsize=8)
+    # Below the panels: above them it would cover the end of a long title on a one-panel chart.
+    fig.legend(handles=legend, loc="lower center", ncol=2, fontsize=8)
     machine = record["machine"]
     gpus = ", ".join(g["name"] for g in machine.get("gpus", []))
-    fig.suptitle(f"portnn bench — {machine['cpu']}, {machine['cores']} cores{', ' + gpus if gpus else ''}", fontsize=9)
-    fig.tight_layout()
+    title = f"portnn bench — {machine['cpu']}, {machine['cores']} cores{', ' + gpus if gpus else ''}"
+    fig.suptitle(textwrap.fill(title, width=14 * 5 * panels), fontsize=9)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
