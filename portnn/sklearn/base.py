@@ -163,8 +163,16 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
 
     # -- predict -----------------------------------------------------------------------------
     def _validate_X(self, X: Any, reset: bool) -> Any:
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=reset)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=self._float_dtypes(X), reset=reset)
         return X.toarray() if hasattr(X, "toarray") else X
+
+    @staticmethod
+    def _float_dtypes(X: Any) -> tuple:
+        """The float dtypes X may keep (others become the first): X's namespace's under dispatch."""
+        if dispatch_on() and library_of(X) not in (None, "numpy"):
+            xp = namespace_of(X)
+            return (xp.float64, xp.float32)
+        return (np.float64, np.float32)
 
     def _validate_Xy(self, X: Any, y: Any, reset: bool, y_numeric: bool = False) -> tuple[Any, np.ndarray]:
         X, y = validate_data(
@@ -174,7 +182,7 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
             accept_sparse=["csr", "csc"],
             multi_output=True,
             y_numeric=y_numeric,
-            dtype=(np.float64, np.float32),
+            dtype=self._float_dtypes(X),
             reset=reset,
         )
         return (X.toarray() if hasattr(X, "toarray") else X), on_host(y)
@@ -185,8 +193,11 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         self._check_same_namespace(X, method)
         X = self._validate_X(X, reset=False)
         bk, out = self._backends(X)
-        net = Net(bk, self.coefs_, self.intercepts_, self.activation, self.out_activation_, self.alpha)
-        return out.asarray(net.forward(bk.asarray(X))[-1]), out
+        X = bk.asarray(X)
+        dtype = bk.xp.result_type(X.dtype, bk.asarray(self.coefs_[0]).dtype)  # NumPy's promotion, on every backend
+        params = [[bk.asarray(a, dtype) for a in arrays] for arrays in (self.coefs_, self.intercepts_)]
+        net = Net(bk, *params, self.activation, self.out_activation_, self.alpha)
+        return out.asarray(net.forward(bk.asarray(X, dtype))[-1]), out
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

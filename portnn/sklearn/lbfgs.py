@@ -63,7 +63,8 @@ class LbfgsMixin:
 
     def _fit_lbfgs(self: Any, net: Net, data: tuple, layer_units: list[int]) -> None:
         bk = net.bk
-        X, y, sw = data
+        # SciPy hands back float64 parameters; like NumPy in scikit-learn, compute in float64 then.
+        X, y, sw = (None if a is None else bk.asarray(a, bk.dtype("float64") if bk.float64 else a.dtype) for a in data)
         layout = Layout(layer_units)
 
         def loss_grad(packed: np.ndarray) -> tuple[float, np.ndarray]:
