@@ -33,6 +33,13 @@ def on_host(a: Any) -> Any:
     return to_numpy(a) if library_of(a) not in (None, "numpy") else a
 
 
+def device_dtype(bk: Backend, *arrays: Any) -> Any:
+    """NumPy's promotion of the arrays' float dtypes, as ``bk``'s dtype; float32 where the device
+    has no float64."""
+    name = np.result_type(*(to_numpy(a[:1, ...] if a.ndim else a).dtype for a in arrays)).name
+    return bk.dtype(name if name == "float32" or bk.float64 else "float32")
+
+
 def dispatch_on() -> bool:
     return bool(sklearn.get_config()["array_api_dispatch"])
 
@@ -118,10 +125,11 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         if first_pass:
             self._initialize(y, layer_units, to_numpy(X[:1, ...]).dtype)
         bk, out = self._backends(X)
-        net = Net(bk, self.coefs_, self.intercepts_, self.activation, self.out_activation_, self.alpha)
-        X_dev = bk.asarray(X)
-        y_dev = bk.asarray(y, dtype=X_dev.dtype)
-        sw_dev = None if sample_weight is None else bk.asarray(sample_weight, dtype=X_dev.dtype)
+        dtype = device_dtype(bk, X)
+        params = [[bk.asarray(a, dtype) for a in arrays] for arrays in (self.coefs_, self.intercepts_)]
+        net = Net(bk, *params, self.activation, self.out_activation_, self.alpha)
+        X_dev, y_dev = bk.asarray(X, dtype), bk.asarray(y, dtype)
+        sw_dev = None if sample_weight is None else bk.asarray(sample_weight, dtype)
         if self.solver in STOCHASTIC_SOLVERS:
             self._fit_stochastic(net, (X_dev, y_dev, sw_dev), (y, sample_weight), incremental)
         else:
@@ -193,8 +201,7 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         self._check_same_namespace(X, method)
         X = self._validate_X(X, reset=False)
         bk, out = self._backends(X)
-        X = bk.asarray(X)
-        dtype = bk.xp.result_type(X.dtype, bk.asarray(self.coefs_[0]).dtype)  # NumPy's promotion, on every backend
+        dtype = device_dtype(bk, X, self.coefs_[0])  # NumPy's promotion, on every backend
         params = [[bk.asarray(a, dtype) for a in arrays] for arrays in (self.coefs_, self.intercepts_)]
         net = Net(bk, *params, self.activation, self.out_activation_, self.alpha)
         return out.asarray(net.forward(bk.asarray(X, dtype))[-1]), out
