@@ -8,10 +8,10 @@ import pytest
 pytest.importorskip("sklearn")
 pytest.importorskip("scipy")
 
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from portnn import testing  # noqa: E402
-from portnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+from portnn import testing
+from portnn.sklearn import MLPClassifier, MLPRegressor
 
 BACKENDS = (None, "array_api_strict", "torch:cpu")
 USABLE = [b for b in BACKENDS if b is None or not testing.backend_skip_reason(b)]

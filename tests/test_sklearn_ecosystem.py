@@ -9,19 +9,19 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-import joblib  # noqa: E402
-import sklearn  # noqa: E402
-from sklearn import datasets  # noqa: E402
-from sklearn import neural_network as skn  # noqa: E402
-from sklearn.base import clone  # noqa: E402
-from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from sklearn.utils import get_tags  # noqa: E402
+import joblib
+import sklearn
+from sklearn import datasets
+from sklearn import neural_network as skn
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import get_tags
 
-import portnn as pn  # noqa: E402
-from portnn import testing  # noqa: E402
-from portnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+import portnn as pn
+from portnn import testing
+from portnn.sklearn import MLPClassifier, MLPRegressor
 
 X_IRIS, Y_IRIS = datasets.load_iris(return_X_y=True)
 SMALL = dict(hidden_layer_sizes=(6,), max_iter=20, random_state=0)
@@ -38,7 +38,9 @@ def _quiet():
 def test_cross_val_score_equals_sklearn_per_fold(loader):
     X, y = getattr(datasets, loader)(return_X_y=True)
     ours = cross_val_score(make_pipeline(StandardScaler(), MLPClassifier(random_state=0, max_iter=300)), X, y, cv=5)
-    theirs = cross_val_score(make_pipeline(StandardScaler(), skn.MLPClassifier(random_state=0, max_iter=300)), X, y, cv=5)
+    theirs = cross_val_score(
+        make_pipeline(StandardScaler(), skn.MLPClassifier(random_state=0, max_iter=300)), X, y, cv=5
+    )
     assert ours.tolist() == theirs.tolist()
 
 
@@ -77,7 +79,10 @@ def test_array_api_dispatch_follows_X(spec):
     with sklearn.config_context(array_api_dispatch=True):
         est = MLPClassifier(**SMALL).fit(X, y)
         proba, labels = est.predict_proba(X), est.predict(X)
-        with pytest.raises(ValueError, match=r"must use the same namespace.*MLPClassifier\.predict\(\)|MLPClassifier\.predict\(\) must use"):
+        with pytest.raises(
+            ValueError,
+            match=r"must use the same namespace.*MLPClassifier\.predict\(\)|MLPClassifier\.predict\(\) must use",
+        ):
             est.predict(X_IRIS)
     for array in [*est.coefs_, *est.intercepts_, proba, labels]:
         testing.assert_on_backend(array, bk)

@@ -8,11 +8,11 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from sklearn import neural_network as skn  # noqa: E402
-from sklearn.datasets import load_iris, make_multilabel_classification, make_regression  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn import neural_network as skn
+from sklearn.datasets import load_iris, make_multilabel_classification, make_regression
+from sklearn.preprocessing import StandardScaler
 
-from portnn import sklearn as psk  # noqa: E402
+from portnn import sklearn as psk
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 X_IRIS = StandardScaler().fit_transform(X_IRIS)

@@ -11,7 +11,7 @@ without one.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import sklearn
@@ -26,6 +26,13 @@ from .numerics import Net, glorot_init
 from .stochastic import StochasticMixin
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
+#: scikit-learn's constraints on the shared parameters, plus ``backend``.
+PARAMETER_CONSTRAINTS: dict = {**SkMLPClassifier._parameter_constraints, "backend": [None, str]}
+
+
+def stochastic_only(est: Any) -> bool:
+    """For ``available_if``: ``partial_fit`` exists only for the ``sgd`` and ``adam`` solvers."""
+    return bool(est._check_solver())
 
 
 def on_host(a: Any) -> Any:
@@ -47,7 +54,7 @@ def dispatch_on() -> bool:
 class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
     """scikit-learn's ``BaseMultilayerPerceptron``, computing on any portnn backend."""
 
-    _parameter_constraints: dict = {**SkMLPClassifier._parameter_constraints, "backend": [None, str]}
+    _parameter_constraints: ClassVar[dict] = PARAMETER_CONSTRAINTS
 
     def _init_params(self, params: dict) -> None:
         for name, value in params.items():
@@ -96,10 +103,11 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         self._best_intercepts = [b.copy() for b in self.intercepts_]
         self._optimizer = None
         if self.solver in STOCHASTIC_SOLVERS:
-            self.loss_curve_ = []
+            self.loss_curve_: list = []
             self._no_improvement_count = 0
             if self.early_stopping:
-                self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
+                self.validation_scores_: list | None = []
+                self.best_validation_score_, self.best_loss_ = -np.inf, None
             else:
                 self.best_loss_, self.validation_scores_, self.best_validation_score_ = np.inf, None, None
 
@@ -126,8 +134,8 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
             self._initialize(y, layer_units, to_numpy(X[:1, ...]).dtype)
         bk, out = self._backends(X)
         dtype = device_dtype(bk, X)
-        params = [[bk.asarray(a, dtype) for a in arrays] for arrays in (self.coefs_, self.intercepts_)]
-        net = Net(bk, *params, self.activation, self.out_activation_, self.alpha)
+        coefs, intercepts = ([bk.asarray(a, dtype) for a in arrays] for arrays in (self.coefs_, self.intercepts_))
+        net = Net(bk, coefs, intercepts, self.activation, self.out_activation_, self.alpha)
         X_dev, y_dev = bk.asarray(X, dtype), bk.asarray(y, dtype)
         sw_dev = None if sample_weight is None else bk.asarray(sample_weight, dtype)
         if self.solver in STOCHASTIC_SOLVERS:
@@ -202,8 +210,8 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         X = self._validate_X(X, reset=False)
         bk, out = self._backends(X)
         dtype = device_dtype(bk, X, self.coefs_[0])  # NumPy's promotion, on every backend
-        params = [[bk.asarray(a, dtype) for a in arrays] for arrays in (self.coefs_, self.intercepts_)]
-        net = Net(bk, *params, self.activation, self.out_activation_, self.alpha)
+        coefs, intercepts = ([bk.asarray(a, dtype) for a in arrays] for arrays in (self.coefs_, self.intercepts_))
+        net = Net(bk, coefs, intercepts, self.activation, self.out_activation_, self.alpha)
         return out.asarray(net.forward(bk.asarray(X, dtype))[-1]), out
 
     def __sklearn_tags__(self) -> Any:

@@ -12,6 +12,7 @@ vector up per evaluation), as scikit-learn's ``_fit_lbfgs`` does with NumPy.
 from __future__ import annotations
 
 import warnings
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ class Layout:
     coefficients, then all the intercepts)."""
 
     def __init__(self, layer_units: list[int]) -> None:
-        shapes = list(zip(layer_units[:-1], layer_units[1:]))
+        shapes = list(pairwise(layer_units))
         sizes = [a * b for a, b in shapes] + [b for _, b in shapes]
         ends = np.cumsum(sizes)
         self.shapes = shapes
@@ -67,7 +68,7 @@ class LbfgsMixin:
         X, y, sw = (None if a is None else bk.asarray(a, bk.dtype("float64") if bk.float64 else a.dtype) for a in data)
         layout = Layout(layer_units)
 
-        def loss_grad(packed: np.ndarray) -> tuple[float, np.ndarray]:
+        def loss_grad(packed: np.ndarray) -> tuple[Any, np.ndarray]:
             coefs, intercepts = layout.unpack(packed)
             net.coefs, net.intercepts = [bk.asarray(c) for c in coefs], [bk.asarray(b) for b in intercepts]
             loss, coef_grads, intercept_grads = net.backprop(X, y, sw, self.loss)

@@ -15,6 +15,7 @@ never stored on a fitted estimator (those keep plain arrays).
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ def glorot_init(rs: np.random.RandomState, layer_units: list[int], activation: s
     """
     factor = 2.0 if activation == "logistic" else 6.0
     coefs, intercepts = [], []
-    for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+    for fan_in, fan_out in pairwise(layer_units):
         bound = np.sqrt(factor / (fan_in + fan_out))
         coefs.append(rs.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype, copy=False))
         intercepts.append(rs.uniform(-bound, bound, fan_out).astype(dtype, copy=False))
@@ -156,4 +157,4 @@ def xlogy(xp: Any, x: Array, y: Array) -> Array:
 
 def n_params(layer_units: list[int]) -> int:
     """How many numbers a network of these layer sizes has (weights and biases)."""
-    return sum(math.prod(p) + p[1] for p in zip(layer_units[:-1], layer_units[1:]))
+    return sum(math.prod(p) + p[1] for p in pairwise(layer_units))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import RegressorMixin
@@ -11,7 +11,7 @@ from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 
-from .base import BaseMLP
+from .base import PARAMETER_CONSTRAINTS, BaseMLP, stochastic_only
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
@@ -40,7 +40,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     ((3,), 1, 'identity')
     """
 
-    _parameter_constraints: dict = {**BaseMLP._parameter_constraints, "loss": [StrOptions({"squared_error", "poisson"})]}
+    _parameter_constraints: ClassVar[dict] = {
+        **PARAMETER_CONSTRAINTS,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
 
     def __init__(
         self,
@@ -101,7 +104,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         output, out = self._forward_pass_fast(X, "predict")
         return out.xp.reshape(output, (-1,)) if output.shape[1] == 1 else output
 
-    @available_if(lambda est: est._check_solver())
+    @available_if(stochastic_only)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """One epoch of the stochastic solver over X, y."""
         self._fit(X, y, sample_weight=sample_weight, incremental=True)

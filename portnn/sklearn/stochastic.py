@@ -42,7 +42,9 @@ def batch_size_for(est: Any, n_samples: int) -> int:
     if est.batch_size == "auto":
         return min(200, n_samples)
     if est.batch_size > n_samples:
-        warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped", stacklevel=3)
+        warnings.warn(
+            "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped", stacklevel=3
+        )
     return int(np.clip(est.batch_size, 1, n_samples))
 
 
@@ -51,7 +53,7 @@ def take(bk: Any, a: Any, idx: Any) -> Any:
 
 
 def run_epoch(net: Net, optimizer: Optimizer, data: tuple, order: np.ndarray | None, batch_size: int, loss: str) -> Any:
-    """One pass over the data in ``order`` (None: as stored); the sum of batch loss × batch size."""
+    """One pass over the data in ``order`` (None: as stored); the sum of batch loss times batch size."""
     bk = net.bk
     X, y, sw = data
     n = X.shape[0]
@@ -74,10 +76,10 @@ def copies(net: Net, arrays: list) -> list:
     return [net.xp.asarray(a, copy=True) for a in arrays]
 
 
-
-
 class StochasticMixin:
     """The ``sgd``/``adam`` solvers' fit, for :class:`~portnn.sklearn.base.BaseMLP`."""
+
+    _optimizer: Optimizer | None
 
     def _fit_stochastic(self: Any, net: Net, data: tuple, host: tuple, incremental: bool) -> None:
         """Train ``net`` on ``data = (X, y, sample_weight)`` (device arrays) for up to ``max_iter``
@@ -105,7 +107,9 @@ class StochasticMixin:
             for _ in range(self.max_iter):
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
-                loss = run_epoch(net, optimizer, (X, y, sw), sample_idx if self.shuffle else None, batch_size, self.loss)
+                loss = run_epoch(
+                    net, optimizer, (X, y, sw), sample_idx if self.shuffle else None, batch_size, self.loss
+                )
                 self.n_iter_ += 1
                 self.loss_ = to_numpy(loss / n_samples)[()]
                 self.t_ += n_samples
@@ -116,9 +120,7 @@ class StochasticMixin:
                 optimizer.iteration_ends(self.t_)
                 if self._no_improvement_count > self.n_iter_no_change:
                     what = "Validation score" if val is not None else "Training loss"
-                    msg = (
-                        f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} consecutive epochs."
-                    )
+                    msg = f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} consecutive epochs."
                     if optimizer.trigger_stopping(msg, self.verbose):
                         break
                     self._no_improvement_count = 0
