@@ -122,3 +122,15 @@ def test_tags_and_solver_specific_methods():
     fitted = MLPClassifier(**SMALL).fit(X_IRIS, Y_IRIS)
     assert (fitted.n_layers_, fitted.n_outputs_, fitted.out_activation_) == (3, 3, "softmax")
     assert fitted.loss_ == fitted.loss_curve_[-1] and fitted.t_ == 20 * X_IRIS.shape[0]
+
+
+def test_readme_swap_example_runs(capsys):
+    from readme_blocks import python_block
+
+    block = python_block("## Use it from scikit-learn")
+    assert "from portnn.sklearn import MLPClassifier" in block
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    reference = skn.MLPClassifier(hidden_layer_sizes=(20,), max_iter=300, random_state=0).fit(scope["X"], scope["y"])
+    assert scope["clf"].n_iter_ == reference.n_iter_
+    assert capsys.readouterr().out.split() == [str(reference.score(scope["X"], scope["y"])), str(reference.n_iter_)]
