@@ -13,7 +13,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from portnn import testing
 from portnn.sklearn import MLPClassifier, MLPRegressor
 
-BACKENDS = (None, "array_api_strict", "torch:cpu")
+# The GPU backends run where a GPU is lent, and are skipped with the reason elsewhere.
+BACKENDS = (None, "array_api_strict", "torch:cpu", "torch:cuda", "cupy:0")
 USABLE = [b for b in BACKENDS if b is None or not testing.backend_skip_reason(b)]
 # Reasons a check may skip: hardware or array libraries this machine lacks, and the one method
 # scikit-learn's MLPClassifier does not have either (so there is nothing to check).
