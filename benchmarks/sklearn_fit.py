@@ -19,7 +19,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import sklearn
 from sklearn.datasets import load_digits, make_classification
 from sklearn.exceptions import ConvergenceWarning
@@ -35,9 +34,7 @@ RESULTS = Path(__file__).parent / "results"
 
 def data_sets():
     X, y = load_digits(return_X_y=True)
-    X_syn, y_syn = make_classification(
-        n_samples=50_000, n_features=100, n_informative=40, n_classes=10, random_state=0
-    )
+    X_syn, y_syn = make_classification(n_samples=50_000, n_features=100, n_informative=40, n_classes=10, random_state=0)
     return {
         "digits 1797x64, 60 epochs": (StandardScaler().fit_transform(X), y, 60),
         "synthetic 50000x100, 5 epochs": (StandardScaler().fit_transform(X_syn), y_syn, 5),
