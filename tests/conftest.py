@@ -2,6 +2,11 @@ import os
 
 # float64 on JAX needs this before jax is first imported (portnn imports it lazily).
 os.environ.setdefault("JAX_ENABLE_X64", "1")
+# scikit-learn's array-API estimator checks need SciPy's array-API mode, read when SciPy is first imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+# One BLAS/OpenMP thread per test process: pytest-xdist already keeps the cores busy, and torch's
+# OpenMP threads spin-waiting on an oversubscribed machine made a 5 us matmul take 16 ms.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import pytest
