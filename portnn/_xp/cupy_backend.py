@@ -74,3 +74,9 @@ class CupyBackend(OutParamBackend):
             self._fused_relu_grad(y, dy)
             return dy
         return super().relu_grad(y, dy)
+
+    def gradient_transport(self, comm: Any) -> Any:
+        """NCCL (``cupy.cuda.nccl``) between the ranks' GPUs."""
+        from .nccl import CupyNcclTransport  # noqa: PLC0415
+
+        return CupyNcclTransport(self, comm)

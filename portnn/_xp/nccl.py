@@ -1,0 +1,81 @@
+"""NCCL between GPUs for a data-parallel step's flat gradient buffer: CuPy through
+``cupy.cuda.nccl`` (the unique id shared over MPI), torch on CUDA through ``torch.distributed``'s
+NCCL backend (its rendezvous address shared over MPI, always with a timeout).
+
+NCCL queues the sum on the device's stream; the host then waits for it under the stall
+watchdog, so a rank that never joins makes the job abort with an error naming the operation
+and the rank (torch's own timeout is the second line of defence).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+from typing import Any
+
+from .arrays import Array
+from .libraries import import_library
+
+
+class CupyNcclTransport:
+    """Sums CuPy arrays over the ranks with ``ncclAllReduce``, one communicator per job."""
+
+    name = "NCCL (cupy.cuda.nccl)"
+
+    def __init__(self, backend: Any, comm: Any) -> None:
+        cupy = import_library("cupy")
+        self.cupy, self.comm, self.backend = cupy, comm, backend
+        nccl = cupy.cuda.nccl
+        uid = comm.broadcast(nccl.get_unique_id() if comm.rank == 0 else None, "the NCCL unique id broadcast")
+        with backend.device:
+            self.nccl = nccl.NcclCommunicator(comm.size, uid, comm.rank)
+        self.kinds = {"float32": nccl.NCCL_FLOAT32, "float64": nccl.NCCL_FLOAT64}
+        self.sum = nccl.NCCL_SUM
+
+    def allreduce(self, flat: Array) -> Array:
+        """``flat`` (1-D, contiguous, on this rank's GPU) summed over the ranks, in place."""
+        stream = self.cupy.cuda.get_current_stream()
+        kind = self.kinds[str(flat.dtype)]
+        with self.backend.device:
+            self.nccl.allReduce(flat.data.ptr, flat.data.ptr, flat.size, kind, self.sum, stream.ptr)
+            with self.comm.watch("the NCCL gradient allreduce (CuPy)"):
+                stream.synchronize()
+        return flat
+
+
+class TorchNcclTransport:
+    """Sums torch CUDA tensors over the ranks with ``torch.distributed.all_reduce`` (NCCL)."""
+
+    name = "NCCL (torch.distributed)"
+
+    def __init__(self, backend: Any, comm: Any) -> None:
+        torch = import_library("torch")
+        self.dist, self.comm, self.backend = torch.distributed, comm, backend
+        if not self.dist.is_initialized():
+            address = comm.broadcast(_rendezvous() if comm.rank == 0 else None, "the NCCL rendezvous broadcast")
+            self.dist.init_process_group(
+                "nccl",
+                init_method=f"tcp://{address}",
+                rank=comm.rank,
+                world_size=comm.size,
+                timeout=datetime.timedelta(seconds=comm.timeout),
+                device_id=backend.device,
+            )
+
+    def allreduce(self, flat: Array) -> Array:
+        """``flat`` (1-D, contiguous, on this rank's GPU) summed over the ranks, in place."""
+        self.dist.all_reduce(flat)
+        with self.comm.watch("the NCCL gradient allreduce (torch.distributed)"):
+            self.backend.synchronize()
+        return flat
+
+
+def _rendezvous() -> str:
+    """``host:port`` where rank 0 will listen: ``MASTER_ADDR`` (else this machine's address) and
+    a port free now."""
+    host = os.environ.get("MASTER_ADDR") or socket.gethostbyname(socket.gethostname())
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("", 0))
+        port = probe.getsockname()[1]
+    return f"{host}:{port}"
