@@ -107,7 +107,7 @@ def fit(
             cb.on_train_begin(model)
         if parallel is not None:
             parallel.synchronize()
-        epoch = _train(model, step, data, validation, metric_set, callbacks, shown, epochs, parallel)
+        _train(model, step, data, validation, metric_set, callbacks, shown, epochs, parallel)
     finally:
         if parallel is not None:
             parallel.finish()

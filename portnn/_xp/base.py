@@ -260,7 +260,7 @@ class Backend:
     def gradient_transport(self, comm: Any) -> Any:
         """What sums a data-parallel step's flat gradient buffer over the ranks of ``comm``: MPI
         on host buffers here; NCCL where a GPU library overrides this (see ``transports``)."""
-        from .transports import HostTransport  # noqa: PLC0415  (it imports this module's package)
+        from .transports import HostTransport  # (it imports this module's package)
 
         return HostTransport(self, comm)
 

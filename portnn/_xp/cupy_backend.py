@@ -77,6 +77,6 @@ class CupyBackend(OutParamBackend):
 
     def gradient_transport(self, comm: Any) -> Any:
         """NCCL (``cupy.cuda.nccl``) between the ranks' GPUs."""
-        from .nccl import CupyNcclTransport  # noqa: PLC0415
+        from .nccl import CupyNcclTransport
 
         return CupyNcclTransport(self, comm)

@@ -77,7 +77,7 @@ class TorchBackend(OutParamBackend):
     def gradient_transport(self, comm: Any) -> Any:
         """NCCL (``torch.distributed``) between CUDA devices; MPI on host buffers on the CPU."""
         if self.device.type == "cuda":
-            from .nccl import TorchNcclTransport  # noqa: PLC0415
+            from .nccl import TorchNcclTransport
 
             return TorchNcclTransport(self, comm)
         return super().gradient_transport(comm)

@@ -38,7 +38,7 @@ def init(timeout: float = DEFAULT_TIMEOUT) -> Communicator:
     Raises ``ImportError`` with what to install when mpi4py is missing.
     """
     try:
-        from mpi4py import MPI  # noqa: PLC0415  (MPI starts only when asked for)
+        from mpi4py import MPI  # (MPI starts only when asked for)
     except ImportError as exc:
         raise ImportError(
             "portnn.distributed needs mpi4py and an MPI library: pip install 'portnn[mpi]' (mpi4py and mpich)"

@@ -60,7 +60,7 @@ class Communicator:
 
     def allreduce_host(self, buffer: np.ndarray, operation: str = "allreduce") -> np.ndarray:
         """Sum ``buffer`` (a contiguous, writeable host array) over the ranks, in place."""
-        from mpi4py import MPI  # noqa: PLC0415  (only a process that has MPI gets here)
+        from mpi4py import MPI  # (only a process that has MPI gets here)
 
         with self.watch(operation):
             self.mpi.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
@@ -89,18 +89,18 @@ class Communicator:
 
     def parallel_fit(self, *args: Any, **kwargs: Any) -> Any:
         """What ``fit(..., distributed=self)`` trains with (see :mod:`portnn.distributed.parallel`)."""
-        from .parallel import ParallelFit  # noqa: PLC0415  (it imports the training modules)
+        from .parallel import ParallelFit  # (it imports the training modules)
 
         return ParallelFit(self, *args, **kwargs)
 
 
 def _shared_type() -> Any:
-    from mpi4py import MPI  # noqa: PLC0415
+    from mpi4py import MPI
 
     return MPI.COMM_TYPE_SHARED
 
 
 def _lor() -> Any:
-    from mpi4py import MPI  # noqa: PLC0415
+    from mpi4py import MPI
 
     return MPI.LOR

@@ -36,7 +36,13 @@ class ParallelFit:
     ``batches``, ``shuffle``, ``n``, ``counts(order)``) as rank ``comm.rank`` of ``comm.size``."""
 
     def __init__(
-        self, comm: Communicator, model: Network, data: Any, loss: Loss, optimizer: Optimizer, metric_set: MetricSet | None
+        self,
+        comm: Communicator,
+        model: Network,
+        data: Any,
+        loss: Loss,
+        optimizer: Optimizer,
+        metric_set: MetricSet | None,
     ) -> None:
         if model.buffers():
             raise ValueError(
@@ -57,6 +63,7 @@ class ParallelFit:
         """Every rank starts from rank 0's parameters, random generators and seed; all must start
         at the same epoch (a resumed run: the backup must be readable by every rank)."""
         model, comm = self.model, self.comm
+        comm.watchdog.follow(True)
         epochs = comm.allgather(model.initial_epoch, "the check of the first epoch")
         if len(set(epochs)) > 1:
             raise ValueError(
@@ -89,18 +96,15 @@ class ParallelFit:
 
     def _step(self, order: np.ndarray | None, a: int, b: int, lo: int, hi: int, count: float) -> Any:
         data, backend = self.data, self.model.backend
+        rows: Any = slice(a + lo, a + hi) if order is None else order[a + lo : a + hi]
         if order is None:
-            X, y, w = data.X[a + lo : a + hi, ...], data.y[a + lo : a + hi, ...], None
-            if data.w is not None:
-                w, local = data.w[a + lo : a + hi, ...], float(np.sum(data.weights.host[a + lo : a + hi]))
+            X, y = data.X[rows, ...], data.y[rows, ...]
+            w = None if data.w is None else data.w[rows, ...]
         else:
-            rows = order[a + lo : a + hi]
             index = backend.asarray(rows)
             X, y = backend.xp.take(data.X, index, axis=0), backend.xp.take(data.y, index, axis=0)
             w = None if data.w is None else backend.xp.take(data.w, index, axis=0)
-            local = float(np.sum(data.weights.host[rows])) if data.w is not None else 0.0
-        if data.w is None:
-            local = hi - lo
+        local = hi - lo if data.w is None else float(np.sum(data.weights.host[rows]))
         self.scaled.scale, self.scaled.empty = local / count, hi == lo
         for layer in self.dropouts:  # each rank draws the global batch's mask and keeps its rows
             layer.batch_rows = (lo, hi, b - a)
@@ -126,9 +130,8 @@ class ParallelFit:
         if hi > lo:
             pred = model.forward(X[lo:hi, ...], False)[0]
             w = None if weights is None else weights.device[lo:hi]
-            value = self.loss.value_and_grad(xp, pred, y[lo:hi, ...])[0] if w is None else (
-                self.loss.value_and_grad(xp, pred, y[lo:hi, ...], w)[0]
-            )
+            args = (pred, y[lo:hi, ...]) if w is None else (pred, y[lo:hi, ...], w)
+            value = self.loss.value_and_grad(xp, *args)[0]
             count = float(hi - lo) if weights is None else float(np.sum(weights.host[lo:hi]))
             stats = None if self.metric_set is None else self.metric_set(xp, pred, y[lo:hi, ...], w)
             part = (model.backend.read(value) * count, count, stats)
@@ -148,6 +151,7 @@ class ParallelFit:
 
     def finish(self) -> None:
         """After the fit: the model trains and saves as one process again."""
+        self.comm.watchdog.follow(False)
         for layer in self.dropouts:
             layer.batch_rows = None
         self.model.rank = 0

@@ -48,7 +48,9 @@ class ScaledLoss(Loss):
         else:
             inner = self.inner
             value, grad = (
-                inner.value_and_grad(xp, pred, target) if weight is None else inner.value_and_grad(xp, pred, target, weight)
+                inner.value_and_grad(xp, pred, target)
+                if weight is None
+                else inner.value_and_grad(xp, pred, target, weight)
             )
             value, grad = value * self.scale, grad * self.scale
         self.value = value

@@ -34,33 +34,53 @@ class Watchdog:
         self.rank, self.size, self.timeout, self.abort = rank, size, float(timeout), abort
         self.operation: str | None = None
         self.since = 0.0
+        # Between collectives too, while a data-parallel fit runs (``between``): a rank stuck in
+        # its own work for longer than the timeout names itself before the others time out.
+        self.last: str | None = None
         self._thread: threading.Thread | None = None
 
     @contextmanager
     def watch(self, operation: str) -> Iterator[None]:
         """Run the body under the watchdog, as ``operation`` (what the error will name)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._poll, name="portnn-watchdog", daemon=True)
-            self._thread.start()
+        self._start()
         self.since, self.operation = time.monotonic(), operation
         try:
             yield
         finally:
-            self.operation = None
+            self.since, self.operation = time.monotonic(), None
+            if self.last is not None:
+                self.last = operation
+
+    def follow(self, on: bool) -> None:
+        """From ``follow(True)`` to ``follow(False)`` (a data-parallel fit), the time from one
+        collective to the next is watched as well."""
+        self._start()
+        self.since, self.last = time.monotonic(), "the start of training" if on else None
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._poll, name="portnn-watchdog", daemon=True)
+            self._thread.start()
 
     def _poll(self) -> None:
         period = min(0.2, self.timeout / 10)
         while True:
             time.sleep(period)
-            operation, since = self.operation, self.since
-            if operation is not None and time.monotonic() - since > self.timeout:
-                self.abort(self.message(operation))
+            operation, last, since = self.operation, self.last, self.since
+            if (operation is not None or last is not None) and time.monotonic() - since > self.timeout:
+                self.abort(self.message(operation) if operation is not None else self.stalled(str(last)))
                 return
 
     def message(self, operation: str) -> str:
         return (
             f"portnn.distributed: rank {self.rank} of {self.size} waited more than {self.timeout:g} s in "
             f"{operation}: another rank stalled or died before reaching it; aborting the job"
+        )
+
+    def stalled(self, last: str) -> str:
+        return (
+            f"portnn.distributed: rank {self.rank} of {self.size} is stalled: more than {self.timeout:g} s since "
+            f"{last} without reaching the next collective operation; aborting the job"
         )
 
 
