@@ -12,8 +12,9 @@ process would have reached (up to the order of the sums)::
     if comm.rank == 0:
         net.save("model.safetensors")
 
-``python -m mpi4py`` makes an exception on any rank abort the whole job (plain ``python`` would
-leave the other ranks waiting for it). Needs ``pip install portnn[mpi]`` (mpi4py and MPICH).
+``python -m mpi4py`` makes an exception on any rank abort the whole job: plain ``python`` would
+leave the other ranks waiting for the one that died. (``init()`` also installs an exception hook
+that names the rank and aborts, but only ``-m mpi4py`` covers an exception raised before it.) Needs ``pip install portnn[mpi]`` (mpi4py and MPICH).
 
 - :mod:`portnn.distributed.comm`: :class:`Communicator` (rank, size, local_rank, collectives).
 - :mod:`portnn.distributed.watchdog`: the thread that aborts a job stalled in a collective.
@@ -22,6 +23,9 @@ leave the other ranks waiting for it). Needs ``pip install portnn[mpi]`` (mpi4py
 """
 
 from __future__ import annotations
+
+import sys
+from typing import Any
 
 from .comm import DEFAULT_TIMEOUT, Communicator
 
@@ -43,4 +47,19 @@ def init(timeout: float = DEFAULT_TIMEOUT) -> Communicator:
         raise ImportError(
             "portnn.distributed needs mpi4py and an MPI library: pip install 'portnn[mpi]' (mpi4py and mpich)"
         ) from exc
-    return Communicator(MPI.COMM_WORLD, timeout)
+    comm = Communicator(MPI.COMM_WORLD, timeout)
+    if comm.size > 1:
+        sys.excepthook = _aborting_hook(comm, sys.excepthook)
+    return comm
+
+
+def _aborting_hook(comm: Communicator, shown: Any) -> Any:
+    """An uncaught exception is shown with the rank that raised it, then ends every rank (as
+    ``python -m mpi4py`` would; without it, the other ranks would wait for this one forever)."""
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+        print(f"portnn.distributed: rank {comm.rank} of {comm.size} raised {kind.__name__}:", file=sys.stderr)
+        shown(kind, exc, tb)
+        comm.abort(f"aborting the job after {kind.__name__} on rank {comm.rank}")
+
+    return hook

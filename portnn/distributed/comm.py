@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -66,7 +67,7 @@ class Communicator:
             self.mpi.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
         return buffer
 
-    def any(self, flag: bool, operation: str = "stop_training") -> bool:
+    def any(self, flag: bool, operation: str = "the stop_training allreduce") -> bool:
         """Whether ``flag`` is true on any rank."""
         with self.watch(operation):
             return bool(self.mpi.allreduce(bool(flag), op=_lor()))
@@ -74,6 +75,7 @@ class Communicator:
     def abort(self, message: str, code: int = 1) -> None:
         """Print ``message`` naming this rank, then end every rank of the job."""
         print(f"portnn.distributed: rank {self.rank} of {self.size}: {message}", file=sys.stderr, flush=True)
+        time.sleep(0.25)  # for mpiexec to pass the message on before it tears the job down
         self.mpi.Abort(code)
 
     def describe(self) -> str:

@@ -89,6 +89,7 @@ def print_and_abort(mpi_comm: object) -> Callable[[str], None]:
 
     def abort(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
+        time.sleep(0.25)  # for mpiexec to pass the message on before it tears the job down
         mpi_comm.Abort(1)  # type: ignore[attr-defined]
 
     return abort

@@ -1,0 +1,59 @@
+"""No hangs in a data-parallel run: an exception, a SIGKILL or a stall on one rank ends the whole
+job with a non-zero exit and a message naming the rank (tests/distributed_faults.py; started
+under mpiexec as a subprocess, as tests/test_distributed.py does)."""
+
+import re
+import time
+
+import pytest
+from test_distributed import launch
+
+import portnn as pn
+
+
+def run_fault(mode: str) -> tuple[str, float]:
+    start = time.perf_counter()
+    done = launch(2, "distributed_faults.py", mode, timeout=60)
+    seconds = time.perf_counter() - start
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert "finished" not in output
+    return output, seconds
+
+
+def test_an_exception_on_one_rank_ends_the_job():
+    output, seconds = run_fault("raise")
+    assert "a fault on purpose" in output
+    assert "rank 1 of 2 raised RuntimeError" in output, output
+    assert seconds < 30, output  # not the others' 1 s stall timeout's business: mpi4py aborts at once
+
+
+def test_a_killed_rank_ends_the_job():
+    output, seconds = run_fault("kill")
+    pids = dict(re.findall(r"rank (\d+): pid (\d+)", output))
+    assert "signal 9" in output.lower() or "killed" in output.lower(), output
+    assert re.search(rf"PID {pids['1']}\b", output), f"the killed PID is not rank 1's ({pids}):\n{output}"
+    assert seconds < 30, output
+
+
+def test_a_stalled_rank_ends_the_job_after_the_timeout():
+    output, seconds = run_fault("stall")
+    assert re.search(r"rank 1 of 2 is stalled|rank 0 of 2 waited more than 1 s in", output), output
+    assert "aborting the job" in output
+    assert seconds < 30, output  # the stalled rank sleeps 60 s
+
+
+def test_watchdog_aborts_with_the_operation_and_rank():
+    """In one process: a watched operation that overruns calls abort with a message naming both."""
+    messages = []
+    dog = pn.distributed.watchdog.Watchdog(rank=2, size=4, timeout=0.05, abort=messages.append)
+    with dog.watch("the gradient allreduce"):
+        deadline = time.monotonic() + 5
+        while not messages and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert messages and "rank 2 of 4" in messages[0] and "the gradient allreduce" in messages[0]
+
+
+def test_watchdog_refuses_a_bad_timeout():
+    with pytest.raises(ValueError, match="timeout"):
+        pn.distributed.watchdog.Watchdog(rank=0, size=1, timeout=0, abort=print)
