@@ -41,7 +41,8 @@ def launch(ranks: int, script: str, *args: str, timeout: float = 120) -> subproc
     root = str(HERE.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, str(HERE), os.environ.get("PYTHONPATH", "")])}
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", JAX_ENABLE_X64="1")
-    command = [mpiexec(), "-n", str(ranks), sys.executable, "-m", "mpi4py", str(HERE / script), *args]
+    target = [str(HERE / script)] if script.endswith(".py") else [script]  # a test's worker, or "-m"
+    command = [mpiexec(), "-n", str(ranks), sys.executable, "-m", "mpi4py", *target, *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -106,3 +107,41 @@ def test_one_rank_is_a_plain_fit():
     assert history.history == alone_history.history
     for key, value in parameters(net).items():
         np.testing.assert_array_equal(value, parameters(alone)[key])
+
+
+def test_cli_train_distributed(tmp_path):
+    """``portnn train --distributed`` under mpiexec: rank 0 alone reports and saves, with one
+    process's numbers."""
+    args = [
+        "train",
+        "--dataset",
+        "spirals",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "50",
+        "--no-progress",
+        "--dtype",
+        "float64",
+    ]
+    done = launch(2, "-m", "portnn", *args, "--distributed", "--save", str(tmp_path / "m.safetensors"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    alone = subprocess.run([sys.executable, "-m", "portnn", *args], capture_output=True, text=True, timeout=60)
+    assert done.stdout.count("on 2 ranks") == 1, done.stdout
+    loss_line = next(line for line in done.stdout.splitlines() if line.startswith("loss"))
+    assert (
+        loss_line.split(" in ")[0]
+        == next(x for x in alone.stdout.splitlines() if x.startswith("loss")).split(" in ")[0]
+    )
+    assert (tmp_path / "m.safetensors").exists()
+
+
+def test_torch_distributed_transport_with_gloo():
+    """The torch.distributed transport (NCCL on GPUs) run with gloo on the CPU: 2 ranks sum."""
+    reason = testing.backend_skip_reason("torch:cpu")
+    if reason:
+        pytest.skip(reason)
+    done = launch(2, "distributed_gloo.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for rank in (0, 1):
+        assert f"rank {rank}: GLOO (torch.distributed): [0.0, 3.0, 6.0, 9.0]" in done.stdout, done.stdout

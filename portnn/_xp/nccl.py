@@ -45,28 +45,32 @@ class CupyNcclTransport:
 
 
 class TorchNcclTransport:
-    """Sums torch CUDA tensors over the ranks with ``torch.distributed.all_reduce`` (NCCL)."""
+    """Sums torch CUDA tensors over the ranks with ``torch.distributed.all_reduce`` (NCCL).
 
-    name = "NCCL (torch.distributed)"
+    ``kind`` is torch.distributed's backend: ``"nccl"``; the tests run the same code with
+    ``"gloo"`` on the CPU, where there is no GPU.
+    """
 
-    def __init__(self, backend: Any, comm: Any) -> None:
+    def __init__(self, backend: Any, comm: Any, kind: str = "nccl") -> None:
         torch = import_library("torch")
         self.dist, self.comm, self.backend = torch.distributed, comm, backend
+        self.name = f"{kind.upper()} (torch.distributed)"
         if not self.dist.is_initialized():
-            address = comm.broadcast(_rendezvous() if comm.rank == 0 else None, "the NCCL rendezvous broadcast")
+            address = comm.broadcast(_rendezvous() if comm.rank == 0 else None, f"the {kind} rendezvous broadcast")
+            on_gpu = {"device_id": backend.device} if backend.device.type == "cuda" else {}
             self.dist.init_process_group(
-                "nccl",
+                kind,
                 init_method=f"tcp://{address}",
                 rank=comm.rank,
                 world_size=comm.size,
                 timeout=datetime.timedelta(seconds=comm.timeout),
-                device_id=backend.device,
+                **on_gpu,
             )
 
     def allreduce(self, flat: Array) -> Array:
-        """``flat`` (1-D, contiguous, on this rank's GPU) summed over the ranks, in place."""
+        """``flat`` (1-D, contiguous, on this rank's device) summed over the ranks, in place."""
         self.dist.all_reduce(flat)
-        with self.comm.watch("the NCCL gradient allreduce (torch.distributed)"):
+        with self.comm.watch(f"the {self.name} gradient allreduce"):
             self.backend.synchronize()
         return flat
 

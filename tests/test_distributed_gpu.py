@@ -1,0 +1,45 @@
+"""The GPU gradient transports with one rank (one GPU): NCCL through cupy.cuda.nccl for CuPy and
+through torch.distributed for torch on CUDA, end to end in a fit. Skipped, with the reason, without
+a CUDA device, the library or mpi4py. Run on a GPU machine:
+
+    JAX_ENABLE_X64=1 python -m pytest -q tests/test_distributed_gpu.py
+"""
+
+import numpy as np
+import pytest
+from distributed_cases import parameters, train
+
+import portnn as pn
+from portnn import testing
+
+GPU_SPECS = ["cupy:0", "torch:cuda"]
+
+
+@pytest.fixture(params=GPU_SPECS)
+def gpu(request):
+    reason = testing.backend_skip_reason(request.param)
+    if reason:
+        pytest.skip(reason)
+    pytest.importorskip("mpi4py", reason="portnn.distributed needs mpi4py: pip install 'portnn[mpi]'")
+    return pn.get_backend(request.param)
+
+
+def test_transport_is_nccl_and_sums(gpu):
+    comm = pn.distributed.init(timeout=60)
+    transport = comm.transport_for(gpu)
+    assert "NCCL" in transport.name
+    flat = gpu.asarray(np.arange(6.0), gpu.dtype("float64"))
+    summed = transport.allreduce(flat)
+    testing.assert_on_backend(summed, gpu)
+    np.testing.assert_array_equal(pn.to_numpy(summed), np.arange(6.0) * comm.size)
+
+
+@pytest.mark.parametrize("name", ["adam_uneven_dropout", "float32_adam"])
+def test_fit_over_nccl_matches_plain_fit(gpu, name):
+    """One rank through NCCL ends where a plain fit ends (the sum over one rank is the identity)."""
+    comm = pn.distributed.init(timeout=60)
+    net, history = train(name, gpu.spec, comm)
+    alone, alone_history = train(name, gpu.spec)
+    for key, value in parameters(net).items():
+        np.testing.assert_allclose(value, parameters(alone)[key], rtol=1e-6, atol=1e-12, err_msg=key)
+    np.testing.assert_allclose(history.history["loss"], alone_history.history["loss"], rtol=1e-6)
