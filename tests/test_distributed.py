@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 from distributed_cases import CASES, parameters, train
+from readme_blocks import python_block
 
 import portnn as pn
 from portnn import testing
@@ -36,14 +37,14 @@ def mpiexec() -> str:
     return found
 
 
-def launch(ranks: int, script: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def launch(ranks: int, script: str, *args: str, timeout: float = 120, cwd=None) -> subprocess.CompletedProcess:
     """``mpiexec -n ranks python -m mpi4py script args`` with portnn importable, one BLAS thread each."""
     root = str(HERE.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, str(HERE), os.environ.get("PYTHONPATH", "")])}
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", JAX_ENABLE_X64="1")
     target = [str(HERE / script)] if script.endswith(".py") else [script]  # a test's worker, or "-m"
     command = [mpiexec(), "-n", str(ranks), sys.executable, "-m", "mpi4py", *target, *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
 
 
 def run_job(backend: str, ranks: int, names: str, out: pathlib.Path) -> dict:
@@ -145,3 +146,13 @@ def test_torch_distributed_transport_with_gloo():
     assert done.returncode == 0, done.stdout + done.stderr
     for rank in (0, 1):
         assert f"rank {rank}: GLOO (torch.distributed): [0.0, 3.0, 6.0, 9.0]" in done.stdout, done.stdout
+
+
+def test_readme_example_on_two_ranks(tmp_path):
+    """The README's train.py, run as it says (2 ranks): rank 0 alone prints and saves."""
+    script = tmp_path / "train.py"
+    script.write_text(python_block("## Train on several processes or GPUs"))
+    done = launch(2, str(script), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("2 ranks: loss") == 1, done.stdout
+    assert (tmp_path / "spirals.safetensors").exists()
