@@ -96,7 +96,7 @@ def fit(
         parallel = None
         step = TrainStep.reuse(model.train_step, model, loss, optimizer, compile=compile, observe=metric_set)
     else:
-        parallel = distributed.parallel_fit(model, data, loss, optimizer, metric_set)
+        parallel = distributed.parallel_fit(model, data, loss, optimizer, metric_set, compile=compile)
         step, model.rank = parallel.step, distributed.rank
         shown = shown if distributed.rank == 0 else None
     model.train_step, model.optimizer, model.stop_training, model.initial_epoch = step, optimizer, False, 0

@@ -156,3 +156,21 @@ def test_readme_example_on_two_ranks(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("2 ranks: loss") == 1, done.stdout
     assert (tmp_path / "spirals.safetensors").exists()
+
+
+@pytest.mark.parametrize("name", ["sgd_momentum_even", "sgd_weighted_metrics"])
+def test_jax_step_splits_into_compiled_parts(jax_bk, monkeypatch, name):
+    """On JAX the data-parallel step runs as a compiled gradient function, the reduction and a
+    compiled update (one rank here), and ends where the compiled single-process fit ends."""
+    mpiexec()
+    from portnn.distributed.compiled import SplitStep
+
+    calls, plain = [], SplitStep.__call__
+    monkeypatch.setattr(SplitStep, "__call__", lambda self, *args: calls.append(1) or plain(self, *args))
+    net, history = train(name, jax_bk.spec, pn.distributed.init())
+    alone, alone_history = train(name, jax_bk.spec)
+    assert calls, "the split compiled step was not used"
+    for key, value in parameters(net).items():
+        np.testing.assert_allclose(value, parameters(alone)[key], rtol=0, atol=1e-12, err_msg=key)
+    for key, values in history.history.items():
+        np.testing.assert_allclose(values, alone_history.history[key], rtol=1e-12, err_msg=key)

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._xp import to_numpy
+from ..compiled import can_compile
 from ..evaluation import weighted_mean
 from ..layers import Dropout
 from ..lossbase import Loss
 from ..step import TrainStep
+from .compiled import SplitStep
 from .shares import ScaledLoss, local_metrics, merge_metrics, share
 
 if TYPE_CHECKING:
@@ -43,6 +45,7 @@ class ParallelFit:
         loss: Loss,
         optimizer: Optimizer,
         metric_set: MetricSet | None,
+        compile: bool = True,
     ) -> None:
         if model.buffers():
             raise ValueError(
@@ -53,6 +56,9 @@ class ParallelFit:
         self.transport = comm.transport_for(model.backend)
         self.scaled = ScaledLoss(loss)
         self.step = TrainStep(model, self.scaled, optimizer, grad_hook=self.reduce, compile=False, observe=metric_set)
+        # JAX: a compiled gradient function, the reduction, a compiled update
+        compiled = compile and can_compile(model, optimizer)
+        self.split = SplitStep(model, self.scaled, optimizer, metric_set) if compiled else None
         self.layout = [(int(np.prod(p.value.shape)), tuple(p.value.shape)) for p in self.step.parameters]
         self.dropouts = [layer for layer in model.layers if isinstance(layer, Dropout)]
         self.shares = [(a, b, *share(b - a, comm.size, comm.rank)) for a, b in data.batches]
@@ -108,6 +114,8 @@ class ParallelFit:
         self.scaled.scale, self.scaled.empty = local / count, hi == lo
         for layer in self.dropouts:  # each rank draws the global batch's mask and keeps its rows
             layer.batch_rows = (lo, hi, b - a)
+        if self.split is not None:
+            return self.split(X, y, w, backend.asarray(np.asarray(local / count), self.model.dtype), self.reduce)
         return self.step.eager(X, y) if w is None else self.step.eager(X, y, w)
 
     def reduce(self, parameters: list) -> None:
