@@ -108,11 +108,11 @@ def fit(
         if parallel is not None:
             parallel.synchronize()
         _train(model, step, data, validation, metric_set, callbacks, shown, epochs, parallel)
+        for cb in callbacks:  # still as this rank: only rank 0 removes a backup
+            cb.on_train_end(model)
     finally:
         if parallel is not None:
             parallel.finish()
-    for cb in callbacks:
-        cb.on_train_end(model)
     return callbacks[0]  # type: ignore[return-value]
 
 

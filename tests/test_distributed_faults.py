@@ -57,3 +57,27 @@ def test_watchdog_aborts_with_the_operation_and_rank():
 def test_watchdog_refuses_a_bad_timeout():
     with pytest.raises(ValueError, match="timeout"):
         pn.distributed.watchdog.Watchdog(rank=0, size=1, timeout=0, abort=print)
+
+
+def test_a_crashed_run_resumes_from_rank_0s_backup(tmp_path):
+    """Rank 1 crashes after epoch 2; started again, the job resumes from the backup rank 0 wrote
+    and ends where one uninterrupted process ends; the finished run removes the backup."""
+    import json
+
+    import numpy as np
+    from distributed_backup import run
+
+    backup, out = tmp_path / "run.backup", tmp_path / "out.npz"
+    crashed = launch(2, "distributed_backup.py", str(backup), str(out), "crash", timeout=60)
+    assert crashed.returncode != 0 and backup.exists(), crashed.stdout + crashed.stderr
+    done = launch(2, "distributed_backup.py", str(backup), str(out), timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not backup.exists()
+    net, history = run("")
+    saved = np.load(out)
+    resumed = json.loads(str(saved["history"]))
+    assert resumed.keys() == history.history.keys()
+    for key, values in resumed.items():
+        np.testing.assert_allclose(values, history.history[key], rtol=1e-12, err_msg=key)
+    for key, value in net.state_dict().items():
+        np.testing.assert_allclose(saved[key], pn.to_numpy(value), rtol=0, atol=1e-12, err_msg=key)
