@@ -40,6 +40,12 @@ def init(timeout: float = DEFAULT_TIMEOUT) -> Communicator:
     alone (``python train.py``), it is a job of one rank: ``fit`` then trains as usual.
 
     Raises ``ImportError`` with what to install when mpi4py is missing.
+
+    >>> import portnn as pn
+    >>> comm = pn.distributed.init()  # doctest: +SKIP
+    >>> net = pn.Sequential(pn.Dense(2, 1), seed=0)
+    >>> X, y = pn.datasets.xor()
+    >>> h = net.fit(X, y, batch_size=2, epochs=3, distributed=comm, progress=False)  # doctest: +SKIP
     """
     try:
         from mpi4py import MPI  # (MPI starts only when asked for)

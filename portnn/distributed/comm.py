@@ -25,6 +25,15 @@ class Communicator:
     its machine (the GPU to use), ``timeout`` how long a rank may wait in one collective before
     the job is aborted with an error naming the operation and the rank. Made by
     :func:`portnn.distributed.init`; ``fit(..., distributed=comm)`` trains with it.
+
+    Run without ``mpiexec`` it is a job of one rank (this example needs mpi4py):
+
+    >>> import portnn as pn
+    >>> comm = pn.distributed.init(timeout=60)  # doctest: +SKIP
+    >>> comm.rank, comm.size, comm.local_rank  # doctest: +SKIP
+    (0, 1, 0)
+    >>> comm.allgather(comm.rank)  # doctest: +SKIP
+    [0]
     """
 
     def __init__(self, mpi_comm: Any, timeout: float = DEFAULT_TIMEOUT) -> None:

@@ -69,7 +69,7 @@ class ParallelFit:
         """Every rank starts from rank 0's parameters, random generators and seed; all must start
         at the same epoch (a resumed run: the backup must be readable by every rank)."""
         model, comm = self.model, self.comm
-        comm.watchdog.follow(True)
+        comm.watchdog.follow(comm.size > 1)  # alone, no rank can wait for this one
         epochs = comm.allgather(model.initial_epoch, "the check of the first epoch")
         if len(set(epochs)) > 1:
             raise ValueError(
