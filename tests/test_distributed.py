@@ -19,6 +19,7 @@ from readme_blocks import python_block
 
 import portnn as pn
 from portnn import testing
+from portnn.distributed.solo import SoloMPI
 
 HERE = pathlib.Path(__file__).parent
 ALL = ",".join([*CASES, "seed_none"])
@@ -98,10 +99,13 @@ def test_ranks_end_as_one_process(backend, ranks, names, tmp_path):
         assert not np.array_equal(results["seed_none"][0][0]["0.weight"], seeded)
 
 
-def test_one_rank_is_a_plain_fit():
-    """Run without mpiexec, ``init()`` is a job of one rank and fit trains as usual."""
-    mpiexec()
-    comm = pn.distributed.init()
+@pytest.mark.parametrize("kind", ["mpi", "solo"])
+def test_one_rank_is_a_plain_fit(kind):
+    """Run without mpiexec, ``init()`` is a job of one rank and fit trains as usual; so does
+    portnn's one-process stand-in for MPI (what the GPU tests use without mpi4py)."""
+    if kind == "mpi":
+        mpiexec()
+    comm = pn.distributed.init() if kind == "mpi" else pn.distributed.Communicator(SoloMPI())
     assert (comm.rank, comm.size, comm.local_rank) == (0, 1, 0)
     net, history = train("adam_uneven_dropout", "numpy", comm)
     alone, alone_history = train("adam_uneven_dropout", "numpy")

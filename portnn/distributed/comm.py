@@ -70,10 +70,8 @@ class Communicator:
 
     def allreduce_host(self, buffer: np.ndarray, operation: str = "allreduce") -> np.ndarray:
         """Sum ``buffer`` (a contiguous, writeable host array) over the ranks, in place."""
-        from mpi4py import MPI  # (only a process that has MPI gets here)
-
         with self.watch(operation):
-            self.mpi.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+            self.mpi.Allreduce(_mpi_constant("IN_PLACE"), buffer, op=_mpi_constant("SUM"))
         return buffer
 
     def any(self, flag: bool, operation: str = "the stop_training allreduce") -> bool:
@@ -105,13 +103,18 @@ class Communicator:
         return ParallelFit(self, *args, **kwargs)
 
 
-def _shared_type() -> Any:
-    from mpi4py import MPI
+def _mpi_constant(name: str) -> Any:
+    """``MPI.<name>``; None without mpi4py (a one-process :class:`~portnn.distributed.solo.SoloMPI`)."""
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return None
+    return getattr(MPI, name)
 
-    return MPI.COMM_TYPE_SHARED
+
+def _shared_type() -> Any:
+    return _mpi_constant("COMM_TYPE_SHARED")
 
 
 def _lor() -> Any:
-    from mpi4py import MPI
-
-    return MPI.LOR
+    return _mpi_constant("LOR")
