@@ -13,6 +13,9 @@ CASES = {
     "adam_empty_shares": {"opt": ("Adam", {"lr": 0.01}), "batch": 12, "dropout": 0.2},
     "sgd_weighted_metrics": {"opt": ("SGD", {"lr": 0.1}), "batch": 9, "weighted": True, "metrics": True},
     "float32_adam": {"opt": ("Adam", {"lr": 0.01}), "batch": 10, "dtype": "float32", "dropout": 0.3},
+    # stops before EPOCHS on every rank at once; diverges (lr far too high) on every rank at once
+    "early_stopping": {"opt": ("Adam", {"lr": 0.05}), "batch": 10, "stop": True, "metrics": True},
+    "diverges": {"opt": ("SGD", {"lr": 1e100}), "batch": 10, "loss": "mse"},
 }
 EPOCHS = 4
 
@@ -37,18 +40,22 @@ def train(name: str, backend: str, comm=None, seed=3):
     extra = {"sample_weight": w} if case.get("weighted") else {}
     if case.get("metrics"):
         extra.update(metrics=["accuracy"], validation_data=(X[:11], y[:11], w[:11]))
-    history = net.fit(
-        X,
-        y,
-        loss=pn.BinaryCrossEntropy(from_logits=True),
-        optimizer=getattr(pn.optim, opt_name)(**opt_args),
-        epochs=EPOCHS,
-        batch_size=case["batch"],
-        progress=False,
-        distributed=comm,
-        **extra,
-    )
-    return net, history
+    if case.get("stop"):
+        extra.update(epochs=4 * EPOCHS, callbacks=[pn.EarlyStopping(monitor="val_loss", patience=0, min_delta=0.02)])
+    try:
+        net.fit(
+            X,
+            y,
+            loss=case.get("loss", pn.BinaryCrossEntropy(from_logits=True)),
+            optimizer=getattr(pn.optim, opt_name)(**opt_args),
+            **{"epochs": EPOCHS, **extra},
+            batch_size=case["batch"],
+            progress=False,
+            distributed=comm,
+        )
+    except pn.DivergenceError as exc:
+        net.history.history["diverged"] = [str(exc)]
+    return net, net.history
 
 
 def parameters(net) -> dict:

@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 import pytest
-from distributed_cases import CASES, parameters, train
+from distributed_cases import CASES, EPOCHS, parameters, train
 from readme_blocks import python_block
 
 import portnn as pn
@@ -69,7 +69,11 @@ def assert_as_one_process(name: str, backend: str, params: dict, history: dict) 
             np.testing.assert_allclose(value, alone[key], rtol=0, atol=1e-12, err_msg=f"{name} {key}")
         else:
             np.testing.assert_allclose(value, alone[key], rtol=2e-5, atol=2e-6, err_msg=f"{name} {key}")
+    assert history.keys() == alone_history.history.keys(), name
     for key, values in history.items():
+        if key == "diverged":  # the same error, at the same epoch and step
+            assert values == alone_history.history[key], name
+            continue
         tol = 1e-9 if dtype == "float64" else 1e-4
         np.testing.assert_allclose(values, alone_history.history[key], rtol=tol, err_msg=f"{name} {key}")
 
@@ -94,6 +98,9 @@ def test_ranks_end_as_one_process(backend, ranks, names, tmp_path):
         assert_ranks_identical(name, runs)
         if name in CASES:
             assert_as_one_process(name, backend, *runs[0])
+    if "early_stopping" in results:  # the stop came before the last epoch, on every rank alike
+        assert len(results["early_stopping"][0][1]["loss"]) < 4 * EPOCHS
+        assert "diverged" in results["diverges"][0][1]
     if "seed_none" in results:  # every rank built other weights: all end with rank 0's run, another run than seed 3's
         seeded = results["adam_uneven_dropout"][0][0]["0.weight"]
         assert not np.array_equal(results["seed_none"][0][0]["0.weight"], seeded)

@@ -9,6 +9,7 @@ and the rank (torch's own timeout is the second line of defence).
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 import socket
@@ -66,6 +67,9 @@ class TorchNcclTransport:
                 timeout=datetime.timedelta(seconds=comm.timeout),
                 **on_gpu,
             )
+            # before MPI finalizes (atexit runs last-registered first): a group left alive at
+            # exit aborts the process ("terminate called without an active exception")
+            atexit.register(self.dist.destroy_process_group)
 
     def allreduce(self, flat: Array) -> Array:
         """``flat`` (1-D, contiguous, on this rank's device) summed over the ranks, in place."""
