@@ -122,29 +122,17 @@ def test_one_rank_is_a_plain_fit(kind):
 
 
 def test_cli_train_distributed(tmp_path):
-    """``portnn train --distributed`` under mpiexec: rank 0 alone reports and saves, with one
-    process's numbers."""
-    args = [
-        "train",
-        "--dataset",
-        "spirals",
-        "--epochs",
-        "3",
-        "--batch-size",
-        "50",
-        "--no-progress",
-        "--dtype",
-        "float64",
-    ]
+    """``portnn train --distributed`` under mpiexec: rank 0 alone shows progress, reports and
+    saves, with one process's numbers."""
+    args = "train --dataset spirals --epochs 3 --batch-size 50 --progress lines --dtype float64".split()
     done = launch(2, "-m", "portnn", *args, "--distributed", "--save", str(tmp_path / "m.safetensors"))
     assert done.returncode == 0, done.stdout + done.stderr
+    assert [line.split()[1] for line in done.stderr.splitlines() if line.startswith("epoch")] == ["1/3", "2/3", "3/3"]
     alone = subprocess.run([sys.executable, "-m", "portnn", *args], capture_output=True, text=True, timeout=60)
     assert done.stdout.count("on 2 ranks") == 1, done.stdout
     loss_line = next(line for line in done.stdout.splitlines() if line.startswith("loss"))
-    assert (
-        loss_line.split(" in ")[0]
-        == next(x for x in alone.stdout.splitlines() if x.startswith("loss")).split(" in ")[0]
-    )
+    alone_line = next(line for line in alone.stdout.splitlines() if line.startswith("loss"))
+    assert loss_line.split(" in ")[0] == alone_line.split(" in ")[0]
     assert (tmp_path / "m.safetensors").exists()
 
 
