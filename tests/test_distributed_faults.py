@@ -81,3 +81,22 @@ def test_a_crashed_run_resumes_from_rank_0s_backup(tmp_path):
         np.testing.assert_allclose(values, history.history[key], rtol=1e-12, err_msg=key)
     for key, value in net.state_dict().items():
         np.testing.assert_allclose(saved[key], pn.to_numpy(value), rtol=0, atol=1e-12, err_msg=key)
+
+
+def test_ranks_with_different_data_are_refused_alike(tmp_path):
+    """Every rank must pass the whole training set: data of other shapes on one rank is an error
+    on every rank, before any step (not a hang, not a silent mix)."""
+    script = tmp_path / "different.py"
+    script.write_text(
+        "import numpy as np, portnn as pn\n"
+        "comm = pn.distributed.init(timeout=20)\n"
+        "X = np.ones((10 + comm.rank, 2))\n"
+        "try:\n"
+        "    pn.Sequential(pn.Dense(2, 1)).fit(X, X[:, :1], batch_size=4, distributed=comm, progress=False)\n"
+        "except ValueError as exc:\n"
+        "    print(f'rank {comm.rank}: {exc}')\n"
+    )
+    done = launch(2, str(script), timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for rank in (0, 1):
+        assert f"rank {rank}: distributed: the ranks differ" in done.stdout, done.stdout

@@ -66,18 +66,21 @@ class ParallelFit:
 
     # -- before the first epoch ----------------------------------------------------------------
     def synchronize(self) -> None:
-        """Every rank starts from rank 0's parameters, random generators and seed; all must start
-        at the same epoch (a resumed run: the backup must be readable by every rank)."""
-        model, comm = self.model, self.comm
+        """Every rank starts from rank 0's parameters, random generators and seed. All must pass
+        data of the same shapes (each rank the whole training set: it takes its rows) and start at
+        the same epoch (a resumed run: every rank must read the same backup)."""
+        model, comm, data = self.model, self.comm, self.data
         comm.watchdog.follow(comm.size > 1)  # alone, no rank can wait for this one
-        epochs = comm.allgather(model.initial_epoch, "the check of the first epoch")
-        if len(set(epochs)) > 1:
+        mine = (tuple(data.X.shape), tuple(data.y.shape), model.initial_epoch)
+        theirs = comm.allgather(mine, "the check of the data's shapes and the first epoch")
+        if len(set(theirs)) > 1:
             raise ValueError(
-                f"distributed: the ranks would start at different epochs {epochs} (BackupAndRestore read different "
-                "backups?); every rank must see the same backup file"
+                "distributed: the ranks differ in (X shape, y shape, first epoch): "
+                f"{dict(enumerate(theirs))}; every rank passes the whole training set (it takes its own rows) "
+                "and, resuming, reads the same backup"
             )
-        mine = {k: to_numpy(v) for k, v in model.state_dict().items()} if comm.rank == 0 else None
-        state = comm.broadcast((mine, model.rng_state(), model.seed), "the broadcast of the initial parameters")
+        params = {k: to_numpy(v) for k, v in model.state_dict().items()} if comm.rank == 0 else None
+        state = comm.broadcast((params, model.rng_state(), model.seed), "the broadcast of the initial parameters")
         if comm.rank != 0:
             model.load_state_dict(state[0])
             model.set_rng_state(state[1])
