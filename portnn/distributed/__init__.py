@@ -18,7 +18,10 @@ that names the rank and aborts, but only ``-m mpi4py`` covers an exception raise
 
 - :mod:`portnn.distributed.comm`: :class:`Communicator` (rank, size, local_rank, collectives).
 - :mod:`portnn.distributed.watchdog`: the thread that aborts a job stalled in a collective.
-- :mod:`portnn.distributed.parallel`: the sharded epoch, reduction and validation ``fit`` runs.
+- :mod:`portnn.distributed.parallel`: the sharded epoch, reduction and validation ``fit`` runs;
+  :mod:`~portnn.distributed.shares` its communication-free pieces; :mod:`~portnn.distributed.compiled`
+  JAX's step split into a compiled gradient function, the reduction and a compiled update.
+- :mod:`portnn.distributed.solo`: a one-process stand-in for MPI (tests, machines without mpi4py).
 - ``portnn._xp.transports``: how each backend's gradients travel (MPI on the host, NCCL on GPUs).
 """
 
@@ -54,7 +57,7 @@ def init(timeout: float = DEFAULT_TIMEOUT) -> Communicator:
             "portnn.distributed needs mpi4py and an MPI library: pip install 'portnn[mpi]' (mpi4py and mpich)"
         ) from exc
     comm = Communicator(MPI.COMM_WORLD, timeout)
-    if comm.size > 1:
+    if comm.size > 1 and not getattr(sys.excepthook, "portnn_aborts", False):  # once, however often called
         sys.excepthook = _aborting_hook(comm, sys.excepthook)
     return comm
 
@@ -68,4 +71,5 @@ def _aborting_hook(comm: Communicator, shown: Any) -> Any:
         shown(kind, exc, tb)
         comm.abort(f"aborting the job after {kind.__name__} on rank {comm.rank}")
 
+    hook.portnn_aborts = True  # type: ignore[attr-defined]
     return hook

@@ -146,7 +146,7 @@ class ParallelFit:
             count = float(hi - lo) if weights is None else float(np.sum(weights.host[lo:hi]))
             stats = None if self.metric_set is None else self.metric_set(xp, pred, y[lo:hi, ...], w)
             part = (model.backend.read(value) * count, count, stats)
-        parts = [p for p in self.comm.allgather(_to_host(part), "the validation allreduce") if p is not None]
+        parts = [p for p in self.comm.allgather(_to_host(part), "the validation allgather") if p is not None]
         total = sum(p[1] for p in parts)
         values = {"loss": self._device(sum(p[0] for p in parts) / total if total > 0 else 0.0)}
         if self.metric_set is not None:
