@@ -92,9 +92,10 @@ class ParallelFit:
         data, model = self.data, self.model
         order = model.shuffle_rng.permutation(data.n) if data.shuffle and len(data.batches) > 1 else None
         counts = data.counts(order)
+        index = None if order is None else model.backend.asarray(order)  # on the device once per epoch
         losses, observed = [], []
         for (a, b, lo, hi), count in zip(self.shares, counts):
-            out = self._step(order, a, b, lo, hi, count)
+            out = self._step(order, index, a, b, lo, hi, count)
             losses.append(self.global_loss)
             if self.metric_set is not None and hi > lo:
                 observed.append(out[1])
@@ -103,16 +104,18 @@ class ParallelFit:
             values.update(self._merge(local_metrics(model.xp, self.metric_set, observed)))
         return losses, values
 
-    def _step(self, order: np.ndarray | None, a: int, b: int, lo: int, hi: int, count: float) -> Any:
+    def _step(self, order: Any, index: Any, a: int, b: int, lo: int, hi: int, count: float) -> Any:
+        """One step on this rank's rows ``lo:hi`` of the global batch ``a:b`` (of the rows taken in
+        ``order``: on the host, and as ``index`` on the device)."""
         data, backend = self.data, self.model.backend
         rows: Any = slice(a + lo, a + hi) if order is None else order[a + lo : a + hi]
         if order is None:
             X, y = data.X[rows, ...], data.y[rows, ...]
             w = None if data.w is None else data.w[rows, ...]
         else:
-            index = backend.asarray(rows)
-            X, y = backend.xp.take(data.X, index, axis=0), backend.xp.take(data.y, index, axis=0)
-            w = None if data.w is None else backend.xp.take(data.w, index, axis=0)
+            mine = index[a + lo : a + hi]
+            X, y = backend.xp.take(data.X, mine, axis=0), backend.xp.take(data.y, mine, axis=0)
+            w = None if data.w is None else backend.xp.take(data.w, mine, axis=0)
         local = hi - lo if data.w is None else float(np.sum(data.weights.host[rows]))
         self.scaled.scale, self.scaled.empty = local / count, hi == lo
         for layer in self.dropouts:  # each rank draws the global batch's mask and keeps its rows
