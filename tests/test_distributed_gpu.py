@@ -1,5 +1,5 @@
 """The GPU gradient transports with one rank (one GPU): NCCL through cupy.cuda.nccl for CuPy and
-through torch.distributed for torch on CUDA, end to end in a fit. Skipped, with the reason, without
+through torch.distributed for torch on CUDA, host staging for JAX, end to end in a fit. Skipped, with the reason, without
 a CUDA device or the library; without mpi4py, the one rank is portnn's stand-in. Run on a GPU machine:
 
     JAX_ENABLE_X64=1 python -m pytest -q tests/test_distributed_gpu.py
@@ -13,7 +13,9 @@ import portnn as pn
 from portnn import testing
 from portnn.distributed.solo import SoloMPI
 
-GPU_SPECS = ["cupy:0", "torch:cuda"]
+GPU_SPECS = ["cupy:0", "torch:cuda", "jax:gpu"]
+# library -> the transport its gradients take on a GPU (JAX stages them through the host)
+TRANSPORTS = {"cupy": "NCCL", "torch": "NCCL", "jax": "MPI"}
 
 
 @pytest.fixture(params=GPU_SPECS)
@@ -37,7 +39,7 @@ def one_rank():
 def test_transport_is_nccl_and_sums(gpu):
     comm = one_rank()
     transport = comm.transport_for(gpu)
-    assert "NCCL" in transport.name
+    assert TRANSPORTS[gpu.library] in transport.name
     flat = gpu.asarray(np.arange(6.0), gpu.dtype("float64"))
     summed = transport.allreduce(flat)
     testing.assert_on_backend(summed, gpu)

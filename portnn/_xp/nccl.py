@@ -57,7 +57,8 @@ class TorchNcclTransport:
         self.dist, self.comm, self.backend = torch.distributed, comm, backend
         self.name = f"{kind.upper()} (torch.distributed)"
         if not self.dist.is_initialized():
-            address = comm.broadcast(_rendezvous() if comm.rank == 0 else None, f"the {kind} rendezvous broadcast")
+            here = _rendezvous(one_machine=comm.local_size == comm.size) if comm.rank == 0 else None
+            address = comm.broadcast(here, f"the {kind} rendezvous broadcast")
             on_gpu = {"device_id": backend.device} if backend.device.type == "cuda" else {}
             self.dist.init_process_group(
                 kind,
@@ -79,10 +80,10 @@ class TorchNcclTransport:
         return flat
 
 
-def _rendezvous() -> str:
-    """``host:port`` where rank 0 will listen: ``MASTER_ADDR`` (else this machine's address) and
-    a port free now."""
-    host = os.environ.get("MASTER_ADDR") or socket.gethostbyname(socket.gethostname())
+def _rendezvous(one_machine: bool) -> str:
+    """``host:port`` where rank 0 will listen: ``MASTER_ADDR``, else the loopback address when
+    every rank is on this machine, else this machine's address; and a port free now."""
+    host = os.environ.get("MASTER_ADDR") or ("127.0.0.1" if one_machine else socket.gethostbyname(socket.gethostname()))
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("", 0))
         port = probe.getsockname()[1]
