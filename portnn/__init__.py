@@ -12,7 +12,7 @@ The same network and backprop train on NumPy, CuPy, PyTorch, JAX and array-api-s
 
 from __future__ import annotations
 
-from . import callbacks, datasets, initializers, io, losses, metrics, optim
+from . import callbacks, datasets, distributed, initializers, io, losses, metrics, optim
 from ._xp import Backend, available_backends, get_backend, to_numpy
 from .activations import ELU, GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .backup import BackupAndRestore
@@ -71,6 +71,7 @@ __all__ = [
     "available_backends",
     "callbacks",
     "datasets",
+    "distributed",
     "get_backend",
     "initializers",
     "io",

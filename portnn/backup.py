@@ -70,12 +70,12 @@ class BackupAndRestore(Callback):
         model.initial_epoch = int(meta["epochs_done"])
 
     def on_epoch_end(self, model: Network, epoch: int, logs: dict[str, float]) -> None:
-        if (epoch + 1) % self.every:
+        if (epoch + 1) % self.every or getattr(model, "rank", 0) != 0:  # data-parallel: rank 0 writes
             return
         history = {"history": model.history.history, "epoch": model.history.epoch}
         extra = {"kind": "backup", "epochs_done": str(epoch + 1), "history": json.dumps(history)}
         io.write(self.path, *checkpoint.snapshot(model, model.optimizer, extra))
 
     def on_train_end(self, model: Network) -> None:
-        if os.path.exists(self.path):
+        if getattr(model, "rank", 0) == 0 and os.path.exists(self.path):
             os.remove(self.path)

@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--val-split", type=float, default=0.0, help="fraction of rows held out for validation")
     train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over the ranks of `mpiexec -n P python -m mpi4py -m portnn train ...`; "
+        "--batch-size is the global batch, rank 0 prints and saves",
+    )
+    train.add_argument(
         "--metrics", default=None, help="comma separated, e.g. accuracy,top_k_accuracy; None: accuracy for classes"
     )
     for name, what in (

@@ -209,11 +209,18 @@ class Dropout(Layer):
             raise ValueError(f"Dropout: rate p must be a number in [0, 1), got {p!r}")
         self.p = float(p)
         self.rng = np.random.default_rng(0)  # replaced by the model's seeded generator
+        # (lo, hi, n): X is rows lo:hi of a batch of n (data-parallel training); the mask is drawn
+        # for all n rows, as one process would, and this process keeps its rows
+        self.batch_rows: tuple[int, int, int] | None = None
 
     def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
         if not training or self.p == 0.0:
             return X, lambda dY, input_grad=True: dY
-        keep = self.rng.random(X.shape) >= self.p
+        if self.batch_rows is None:
+            keep = self.rng.random(X.shape) >= self.p
+        else:
+            lo, hi, n = self.batch_rows
+            keep = (self.rng.random((n, *X.shape[1:])) >= self.p)[lo:hi]
         scale = self.backend.asarray(np.where(keep, 1.0 / (1.0 - self.p), 0.0), self.dtype)
 
         def backprop(dY: Array, input_grad: bool = True) -> Array:

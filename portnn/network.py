@@ -50,6 +50,7 @@ class Network:
         self.initial_epoch = 0  # where fit starts: set by a callback that resumes a run
         self.metadata: dict[str, Any] = {}  # the user's: saved with the model (JSON values)
         self.stop_training = False
+        self.rank = 0  # this process's rank while a data-parallel fit runs: only rank 0 writes files
         host = [(layer.init_params(init_rng), layer.init_buffers()) for layer in self.layers]
         self._place(get_backend(backend), dtype, host)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from . import datasets, io
+from . import datasets, distributed, io
 from ._xp import to_numpy
 from .datafiles import Table, read_table
 from .layers import Dense
@@ -86,6 +86,7 @@ def run_train(args: argparse.Namespace) -> int:
     metrics = [m for m in args.metrics.split(",") if m] if args.metrics else []
     if not metrics and table.classes is not None:
         metrics = ["accuracy"]
+    comm = distributed.init() if args.distributed else None
     start = time.perf_counter()
     history = net.fit(
         train.X,
@@ -97,10 +98,14 @@ def run_train(args: argparse.Namespace) -> int:
         validation_data=None if val is None else (val.X, val.y),
         metrics=metrics,
         progress=False if args.no_progress else args.progress,
+        distributed=comm,
     )
     seconds = time.perf_counter() - start
+    if comm is not None and comm.rank != 0:
+        return 0  # rank 0 reports and saves
     logs = {k: v[-1] for k, v in history.history.items()}
-    print(f"{args.data or args.dataset}: {net}")
+    ranks = f" on {comm.size} ranks" if comm is not None else ""
+    print(f"{args.data or args.dataset}: {net}{ranks}")
     print(f"loss {history.history['loss'][0]:.4f} -> {logs.pop('loss'):.4f} in {args.epochs} epochs, {seconds:.2f} s")
     print("  ".join(f"{k} {v:.4f}" for k, v in logs.items()))
     if args.save:

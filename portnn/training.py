@@ -43,6 +43,7 @@ def fit(
     metrics: Sequence[str | Metric] = (),
     sample_weight: Any = None,
     class_weight: Any = None,
+    distributed: Any = None,
 ) -> History:
     """Train ``model`` on ``(X, y)``.
 
@@ -66,6 +67,12 @@ def fit(
     and ``class_weight`` (``{label: weight}``, unlisted classes 1) weigh the rows: the loss, the
     epoch's loss and the metrics become weighted means (weight 2 counts a row twice).
 
+    ``distributed`` (a :class:`portnn.distributed.Communicator`, from ``pn.distributed.init()``)
+    trains data-parallel: every rank runs this same ``fit``, ``batch_size`` is the global batch,
+    each rank trains on its share of every batch and the ranks sum their gradients, so the result
+    is a single process's (see :mod:`portnn.distributed`). Only rank 0 shows progress and writes
+    backups.
+
     >>> import portnn as pn
     >>> X, y = pn.datasets.xor()
     >>> net = pn.Sequential(pn.Dense(2, 4), pn.Tanh(), pn.Dense(4, 1), pn.Sigmoid(), seed=0)
@@ -85,14 +92,45 @@ def fit(
     _check_batch_rows(model, data.batches, batch_size)
     validation = _validation(model, loss, validation_data)
     metric_set = MetricSet(metrics, output_kind(model, loss)) if metrics else None
-    step = TrainStep.reuse(model.train_step, model, loss, optimizer, compile=compile, observe=metric_set)
+    if distributed is None:
+        parallel = None
+        step = TrainStep.reuse(model.train_step, model, loss, optimizer, compile=compile, observe=metric_set)
+    else:
+        parallel = distributed.parallel_fit(model, data, loss, optimizer, metric_set, compile=compile)
+        step, model.rank = parallel.step, distributed.rank
+        shown = shown if distributed.rank == 0 else None
     model.train_step, model.optimizer, model.stop_training, model.initial_epoch = step, optimizer, False, 0
     callbacks = [History(), *callbacks]
     model.history = callbacks[0]
-    for cb in callbacks:
-        cb.on_train_begin(model)
+    try:
+        for cb in callbacks:
+            cb.on_train_begin(model)
+        if parallel is not None:
+            parallel.synchronize()
+        _train(model, step, data, validation, metric_set, callbacks, shown, epochs, parallel)
+        for cb in callbacks:  # still as this rank: only rank 0 removes a backup
+            cb.on_train_end(model)
+    finally:
+        if parallel is not None:
+            parallel.finish()
+    return callbacks[0]  # type: ignore[return-value]
+
+
+def _train(
+    model: Network,
+    step: TrainStep,
+    data: _Data,
+    validation: tuple | None,
+    metric_set: MetricSet | None,
+    callbacks: list[Callback],
+    shown: str | None,
+    epochs: int,
+    parallel: Any,
+) -> int:
+    """The epochs, with the progress display open, and the final check of the weights; the index
+    of the last epoch run."""
     bar = progress_display.make(shown, epochs, model.initial_epoch)
-    loop = _Loop(model, step, data, validation, metric_set, callbacks, bar)
+    loop = _Loop(model, step, data, validation, metric_set, callbacks, bar, parallel)
     try:
         with model.backend.floating_point_errors_ignored():
             epoch = loop.run(epochs)
@@ -100,9 +138,7 @@ def fit(
         if bar is not None:
             bar.close()
     loop.guard.check_final(epoch)
-    for cb in callbacks:
-        cb.on_train_end(model)
-    return callbacks[0]  # type: ignore[return-value]
+    return epoch
 
 
 def _validation(model: Network, loss: Loss, data: Any) -> tuple[Array, Array, RowWeights | None] | None:
@@ -166,8 +202,12 @@ class _Loop:
         metric_set: MetricSet | None,
         callbacks: list[Callback],
         bar: progress_display.Bar | progress_display.Lines | None,
+        parallel: Any = None,
     ) -> None:
         self.model, self.step, self.data, self.validation = model, step, data, validation
+        # a data-parallel fit (portnn.distributed.parallel): its epochs, validation and stop
+        self.parallel = parallel
+        self.epoch = self.train_epoch if parallel is None else parallel.train_epoch
         self.metric_set, self.callbacks, self.bar = metric_set, callbacks, bar
         # Histories take in what callbacks after them added to the logs; with no other callback, nothing.
         others = any(not isinstance(cb, History) for cb in callbacks)
@@ -179,10 +219,9 @@ class _Loop:
         model, first, start_time = self.model, self.model.initial_epoch, time.perf_counter()
         epoch = first - 1  # when a resumed run has no epoch left to run
         for epoch in range(first, epochs):
-            step_losses, values = self.train_epoch()
+            step_losses, values = self.epoch()
             if self.validation is not None:
-                X_val, y_val, w_val = self.validation
-                measured = measure(model, X_val, y_val, w_val, self.step.loss, self.metric_set)
+                measured = self.measure(*self.validation)
                 values.update({f"val_{key}": value for key, value in measured.items()})
             # the one host read of the epoch (the loss alone: a plain read, the hot path of small nets)
             logs = read_all(model.backend, values) if len(values) > 1 else {"loss": model.backend.read(values["loss"])}
@@ -196,9 +235,17 @@ class _Loop:
                 history.settle_epoch(logs)
             if self.bar is not None:
                 self.bar.update(epoch, logs, self.data.n * (epoch + 1 - first) / (time.perf_counter() - start_time))
+            if self.parallel is not None:  # a callback of one rank stops them all
+                model.stop_training = self.parallel.any(model.stop_training)
             if model.stop_training:
                 break
         return epoch
+
+    def measure(self, X: Array, y: Array, weights: RowWeights | None) -> dict[str, Array]:
+        """The validation loss and metrics, on the device."""
+        if self.parallel is not None:
+            return self.parallel.validate(X, y, weights)  # type: ignore[no-any-return]
+        return measure(self.model, X, y, weights, self.step.loss, self.metric_set)
 
     def train_epoch(self) -> tuple[list, dict[str, Array]]:
         """One epoch of steps: the steps' losses and the epoch's loss and metrics, on the device."""

@@ -262,6 +262,13 @@ class Backend:
         tens of microseconds per operation. ``None`` elsewhere: NumPy, CuPy and torch run op by op."""
         return None
 
+    def gradient_transport(self, comm: Any) -> Any:
+        """What sums a data-parallel step's flat gradient buffer over the ranks of ``comm``: MPI
+        on host buffers here; NCCL where a GPU library overrides this (see ``transports``)."""
+        from .transports import HostTransport  # (it imports this module's package)
+
+        return HostTransport(self, comm)
+
     def variant(self, *, writeable: bool | None = None, fast_paths: bool = True) -> Backend:
         """A twin of this backend that rebinds instead of updating in place (``writeable=False``)
         and/or uses only the generic paths; the tests compare both against the original."""

@@ -107,3 +107,9 @@ class CupyBackend(OutParamBackend):
             self._vector.launch("add_bias", (y, bias), (self._native.int64(y.shape[1] // lanes),))
             return y
         return super().add_bias(y, bias)
+
+    def gradient_transport(self, comm: Any) -> Any:
+        """NCCL (``cupy.cuda.nccl``) between the ranks' GPUs."""
+        from .nccl import CupyNcclTransport
+
+        return CupyNcclTransport(self, comm)

@@ -74,6 +74,14 @@ class TorchBackend(OutParamBackend):
     def sum0_into(self, a: Array, out: Array) -> Array:
         return self._native.sum(a, dim=0, out=out)
 
+    def gradient_transport(self, comm: Any) -> Any:
+        """NCCL (``torch.distributed``) between CUDA devices; MPI on host buffers on the CPU."""
+        if self.device.type == "cuda":
+            from .nccl import TorchNcclTransport
+
+            return TorchNcclTransport(self, comm)
+        return super().gradient_transport(comm)
+
     def maximum(self, x: Array, value: float, in_place: bool = False) -> Array:
         if in_place and self.writeable:
             return x.clamp_min_(value)

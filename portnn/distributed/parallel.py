@@ -1,0 +1,181 @@
+"""What ``fit(..., distributed=comm)`` trains with: this rank's share of every global batch, the
+gradient reduction after each backward pass, and the epoch's loss and metrics over all ranks.
+
+Rank ``r`` of ``P`` takes rows ``lo:hi`` of each global batch of ``n`` rows (the first ``n % P``
+ranks one more; a rank may get none). Its loss and the gradient of its rows' mean are scaled by
+its share ``rows / n`` (with weights: its weight over the batch's), so the sum over the ranks is
+the global batch's mean and gradient, exact for uneven and empty shares. The scaled gradients
+and the scaled loss travel as one flat buffer per step (``portnn._xp.transports``); every rank
+joins that sum at every step, with rows or without.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._xp import to_numpy
+from ..compiled import can_compile
+from ..evaluation import weighted_mean
+from ..layers import Dropout
+from ..lossbase import Loss
+from ..step import TrainStep
+from .compiled import SplitStep
+from .shares import ScaledLoss, local_metrics, merge_metrics, share
+
+if TYPE_CHECKING:
+    from ..metricbase import MetricSet
+    from ..network import Network
+    from ..optim import Optimizer
+    from .comm import Communicator
+
+Array = Any
+
+
+class ParallelFit:
+    """One ``fit`` of ``model`` on ``data`` (``fit``'s batches: ``X``, ``y``, ``w``, ``weights``,
+    ``batches``, ``shuffle``, ``n``, ``counts(order)``) as rank ``comm.rank`` of ``comm.size``."""
+
+    def __init__(
+        self,
+        comm: Communicator,
+        model: Network,
+        data: Any,
+        loss: Loss,
+        optimizer: Optimizer,
+        metric_set: MetricSet | None,
+        compile: bool = True,
+    ) -> None:
+        if model.buffers():
+            raise ValueError(
+                "distributed: a network with buffers (BatchNorm's running statistics) cannot be trained data-parallel "
+                "yet: each rank would normalize with its own rows' statistics; use LayerNorm, or train on one process"
+            )
+        self.comm, self.model, self.data, self.loss, self.metric_set = comm, model, data, loss, metric_set
+        self.transport = comm.transport_for(model.backend)
+        self.scaled = ScaledLoss(loss)
+        self.step = TrainStep(model, self.scaled, optimizer, grad_hook=self.reduce, compile=False, observe=metric_set)
+        # JAX: a compiled gradient function, the reduction, a compiled update
+        compiled = compile and can_compile(model, optimizer)
+        self.split = SplitStep(model, self.scaled, optimizer, metric_set) if compiled else None
+        self.layout = [(int(np.prod(p.value.shape)), tuple(p.value.shape)) for p in self.step.parameters]
+        self.dropouts = [layer for layer in model.layers if isinstance(layer, Dropout)]
+        self.shares = [(a, b, *share(b - a, comm.size, comm.rank)) for a, b in data.batches]
+        self.global_loss: Array = None
+
+    # -- before the first epoch ----------------------------------------------------------------
+    def synchronize(self) -> None:
+        """Every rank starts from rank 0's parameters, random generators and seed. All must pass
+        data of the same shapes (each rank the whole training set: it takes its rows) and start at
+        the same epoch (a resumed run: every rank must read the same backup)."""
+        model, comm, data = self.model, self.comm, self.data
+        comm.watchdog.follow(comm.size > 1)  # alone, no rank can wait for this one
+        mine = (tuple(data.X.shape), tuple(data.y.shape), model.initial_epoch)
+        theirs = comm.allgather(mine, "the check of the data's shapes and the first epoch")
+        if len(set(theirs)) > 1:
+            raise ValueError(
+                "distributed: the ranks differ in (X shape, y shape, first epoch): "
+                f"{dict(enumerate(theirs))}; every rank passes the whole training set (it takes its own rows) "
+                "and, resuming, reads the same backup"
+            )
+        params = {k: to_numpy(v) for k, v in model.state_dict().items()} if comm.rank == 0 else None
+        state = comm.broadcast((params, model.rng_state(), model.seed), "the broadcast of the initial parameters")
+        if comm.rank != 0:
+            model.load_state_dict(state[0])
+            model.set_rng_state(state[1])
+            model.seed = state[2]
+
+    # -- one epoch -------------------------------------------------------------------------------
+    def train_epoch(self) -> tuple[list, dict[str, Array]]:
+        """This rank's steps of one epoch: the global steps' losses and the epoch's loss and metrics."""
+        data, model = self.data, self.model
+        order = model.shuffle_rng.permutation(data.n) if data.shuffle and len(data.batches) > 1 else None
+        counts = data.counts(order)
+        index = None if order is None else model.backend.asarray(order)  # on the device once per epoch
+        losses, observed = [], []
+        for (a, b, lo, hi), count in zip(self.shares, counts):
+            out = self._step(order, index, a, b, lo, hi, count)
+            losses.append(self.global_loss)
+            if self.metric_set is not None and hi > lo:
+                observed.append(out[1])
+        values = {"loss": weighted_mean(losses, counts)}
+        if self.metric_set is not None:
+            values.update(self._merge(local_metrics(model.xp, self.metric_set, observed)))
+        return losses, values
+
+    def _step(self, order: Any, index: Any, a: int, b: int, lo: int, hi: int, count: float) -> Any:
+        """One step on this rank's rows ``lo:hi`` of the global batch ``a:b`` (of the rows taken in
+        ``order``: on the host, and as ``index`` on the device)."""
+        data, backend = self.data, self.model.backend
+        rows: Any = slice(a + lo, a + hi) if order is None else order[a + lo : a + hi]
+        if order is None:
+            X, y = data.X[rows, ...], data.y[rows, ...]
+            w = None if data.w is None else data.w[rows, ...]
+        else:
+            mine = index[a + lo : a + hi]
+            X, y = backend.xp.take(data.X, mine, axis=0), backend.xp.take(data.y, mine, axis=0)
+            w = None if data.w is None else backend.xp.take(data.w, mine, axis=0)
+        local = hi - lo if data.w is None else float(np.sum(data.weights.host[rows]))
+        self.scaled.scale, self.scaled.empty = local / count, hi == lo
+        for layer in self.dropouts:  # each rank draws the global batch's mask and keeps its rows
+            layer.batch_rows = (lo, hi, b - a)
+        if self.split is not None:
+            return self.split(X, y, w, backend.asarray(np.asarray(local / count), self.model.dtype), self.reduce)
+        return self.step.eager(X, y) if w is None else self.step.eager(X, y, w)
+
+    def reduce(self, parameters: list) -> None:
+        """The grad hook: the scaled gradients and loss summed over the ranks, as one flat buffer."""
+        xp = self.model.xp
+        parts = [xp.reshape(p.grad, (-1,)) for p in parameters]
+        flat = self.transport.allreduce(xp.concat([*parts, xp.reshape(self.scaled.value, (1,))]))
+        start = 0
+        for p, (size, shape) in zip(parameters, self.layout):
+            p.grad = xp.reshape(flat[start : start + size], shape)
+            start += size
+        self.global_loss = xp.reshape(flat[start:], ())
+
+    # -- measured over all ranks ----------------------------------------------------------------
+    def validate(self, X: Array, y: Array, weights: Any) -> dict[str, Array]:
+        """The loss and metrics on validation data, each rank measuring its contiguous share."""
+        model, xp = self.model, self.model.xp
+        lo, hi = share(X.shape[0], self.comm.size, self.comm.rank)
+        part = None
+        if hi > lo:
+            pred = model.forward(X[lo:hi, ...], False)[0]
+            w = None if weights is None else weights.device[lo:hi]
+            args = (pred, y[lo:hi, ...]) if w is None else (pred, y[lo:hi, ...], w)
+            value = self.loss.value_and_grad(xp, *args)[0]
+            count = float(hi - lo) if weights is None else float(np.sum(weights.host[lo:hi]))
+            stats = None if self.metric_set is None else self.metric_set(xp, pred, y[lo:hi, ...], w)
+            part = (model.backend.read(value) * count, count, stats)
+        parts = [p for p in self.comm.allgather(_to_host(part), "the validation allgather") if p is not None]
+        total = sum(p[1] for p in parts)
+        values = {"loss": self._device(sum(p[0] for p in parts) / total if total > 0 else 0.0)}
+        if self.metric_set is not None:
+            values.update(merge_metrics(model.backend, self.metric_set, [p[2] for p in parts]))
+        return values
+
+    def _merge(self, local: list | None) -> dict[str, Array]:
+        gathered = self.comm.allgather(local, "the metrics allgather")
+        return merge_metrics(self.model.backend, self.metric_set, [g for g in gathered if g is not None])
+
+    def _device(self, value: float) -> Array:
+        return self.model.backend.asarray(np.asarray(value), self.model.dtype)
+
+    def finish(self) -> None:
+        """After the fit: the model trains and saves as one process again."""
+        self.comm.watchdog.follow(False)
+        for layer in self.dropouts:
+            layer.batch_rows = None
+        self.model.rank = 0
+
+    def any(self, flag: bool) -> bool:
+        """Whether ``flag`` (``stop_training``) is set on any rank: then every rank stops."""
+        return self.comm.any(flag)
+
+
+def _to_host(part: tuple | None) -> tuple | None:
+    if part is None or part[2] is None:
+        return part
+    return part[0], part[1], [tuple(to_numpy(a) for a in stats) for stats in part[2]]
