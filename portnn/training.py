@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import _checks
 from . import progress as progress_display
+from .batches import TrainingData, run_steps
 from .callbacks import Callback, History
 from .divergence import DivergenceError, DivergenceGuard, first_bad_step
-from .evaluation import batch_counts, measure, prepare, prepare_weights, read_all, weighted_mean
+from .evaluation import measure, prepare, prepare_weights, read_all, weighted_mean
 from .lossbase import Loss, get_loss
 from .metricbase import Metric, MetricSet, output_kind
 from .optim import Optimizer, get_optimizer
+from .shuffling import ShuffleOrders
 from .step import TrainStep
 from .weights import RowWeights
 
@@ -88,7 +90,7 @@ def fit(
     batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
     shown = progress_display.resolve(progress)
     X, y = prepare(model, X, y, loss, "X", "y")
-    data = _Data(X, y, prepare_weights(model, loss, y, sample_weight, class_weight), batch_size, shuffle)
+    data = TrainingData(X, y, prepare_weights(model, loss, y, sample_weight, class_weight), batch_size, shuffle)
     _check_batch_rows(model, data.batches, batch_size)
     validation = _validation(model, loss, validation_data)
     metric_set = MetricSet(metrics, output_kind(model, loss)) if metrics else None
@@ -119,7 +121,7 @@ def fit(
 def _train(
     model: Network,
     step: TrainStep,
-    data: _Data,
+    data: TrainingData,
     validation: tuple | None,
     metric_set: MetricSet | None,
     callbacks: list[Callback],
@@ -151,45 +153,6 @@ def _validation(model: Network, loss: Loss, data: Any) -> tuple[Array, Array, Ro
     return X, y, weights
 
 
-class _Data:
-    """The training data on the device, its batches, and what each batch counts for in the
-    epoch's loss (rows, or their total weight)."""
-
-    def __init__(self, X: Array, y: Array, weights: RowWeights | None, batch_size: int | None, shuffle: bool) -> None:
-        n = X.shape[0]
-        size = n if batch_size is None else min(batch_size, n)
-        self.X, self.y, self.weights, self.shuffle, self.n = X, y, weights, shuffle, n
-        self.w = None if weights is None else weights.device
-        self.batches = [(i, min(i + size, n)) for i in range(0, n, size)]
-        self.chunks = _chunks(self.batches, X)
-        self.fixed_counts = batch_counts(self.batches, weights)
-
-    def counts(self, order: Any) -> list:
-        """Each batch's count in the epoch's mean, for the rows taken in ``order``."""
-        if order is None or self.weights is None:
-            return self.fixed_counts
-        return batch_counts(self.batches, self.weights, order)
-
-    def shuffled_steps(self, xp: Any, run: Any, order: Array) -> list:
-        # Rows gathered in the shuffled order one chunk of batches (about 1 MB) at a time, as
-        # they are needed: no epoch-long copy of the training set, and the rows are still in
-        # cache when the batch's product reads them.
-        outs: list = []
-        for start, stop, local in self.chunks:
-            rows = order[start:stop]
-            Xc, yc = xp.take(self.X, rows, axis=0), xp.take(self.y, rows, axis=0)
-            wc = None if self.w is None else xp.take(self.w, rows, axis=0)
-            outs += _steps(run, Xc, yc, wc, local)
-        return outs
-
-
-def _steps(run: Any, X: Array, y: Array, w: Array | None, ranges: list[tuple[int, int]]) -> list:
-    """One training step per row range (the weights passed only when there are weights)."""
-    if w is None:
-        return [run(X[a:b, ...], y[a:b, ...]) for a, b in ranges]
-    return [run(X[a:b, ...], y[a:b, ...], w[a:b, ...]) for a, b in ranges]
-
-
 class _Loop:
     """The epochs of one fit: train, measure, read once, guard, call back."""
 
@@ -197,7 +160,7 @@ class _Loop:
         self,
         model: Network,
         step: TrainStep,
-        data: _Data,
+        data: TrainingData,
         validation: tuple | None,
         metric_set: MetricSet | None,
         callbacks: list[Callback],
@@ -213,6 +176,8 @@ class _Loop:
         others = any(not isinstance(cb, History) for cb in callbacks)
         self.histories = [cb for cb in callbacks if isinstance(cb, History)] if others else []
         self.guard = DivergenceGuard(model)  # after on_train_begin: a restored run's weights
+        shuffled = data.shuffle and len(data.batches) > 1 and parallel is None
+        self.orders = ShuffleOrders(model.shuffle_rng, data.n, model.backend) if shuffled else None
 
     def run(self, epochs: int) -> int:
         """The epoch loop; returns the index of the last epoch run."""
@@ -223,6 +188,8 @@ class _Loop:
             if self.validation is not None:
                 measured = self.measure(*self.validation)
                 values.update({f"val_{key}": value for key, value in measured.items()})
+            if self.orders is not None and epoch < epochs - 1:
+                self.orders.draw_ahead()  # while the device still works: the read below waits for it
             # the one host read of the epoch (the loss alone: a plain read, the hot path of small nets)
             logs = read_all(model.backend, values) if len(values) > 1 else {"loss": model.backend.read(values["loss"])}
             if not math.isfinite(logs["loss"]):
@@ -252,37 +219,17 @@ class _Loop:
         data, run, order = self.data, self.step.run, None
         if len(data.batches) == 1:
             outs = [run(data.X, data.y)] if data.w is None else [run(data.X, data.y, data.w)]
-        elif data.shuffle:
-            order = self.model.shuffle_rng.permutation(data.n)
-            outs = data.shuffled_steps(self.model.xp, run, self.model.backend.asarray(order))
+        elif self.orders is not None:
+            order, on_device = self.orders.take()
+            outs = data.shuffled_steps(self.model.xp, run, on_device)
         else:
-            outs = _steps(run, data.X, data.y, data.w, data.batches)
+            outs = run_steps(run, data.X, data.y, data.w, data.batches)
         if self.metric_set is None:
             return outs, {"loss": outs[0] if len(outs) == 1 else weighted_mean(outs, data.counts(order))}
         losses = [out[0] for out in outs]
         values = {"loss": weighted_mean(losses, data.counts(order))}
         values.update(self.metric_set.values(self.model.xp, [out[1] for out in outs]))
         return losses, values
-
-
-_CHUNK_BYTES = 2**20
-
-
-def _chunks(batches: list[tuple[int, int]], X: Array) -> list[tuple[int, int, list[tuple[int, int]]]]:
-    """Consecutive batches grouped into chunks of about ``_CHUNK_BYTES`` of ``X``: each chunk's
-    row range and its batches' ranges within it.
-
-    One gather per chunk rather than per batch: a gather call costs about what copying a few
-    thousand values does, which small batches would pay at every step.
-    """
-    row_bytes = max(1, math.prod(X.shape[1:])) * 8  # an upper bound: float64
-    per_chunk = max(1, _CHUNK_BYTES // (row_bytes * (batches[0][1] - batches[0][0])))
-    chunks = []
-    for i in range(0, len(batches), per_chunk):
-        group = batches[i : i + per_chunk]
-        start = group[0][0]
-        chunks.append((start, group[-1][1], [(a - start, b - start) for a, b in group]))
-    return chunks
 
 
 def _check_batch_rows(model: Network, batches: list[tuple[int, int]], batch_size: int | None) -> None:

@@ -81,14 +81,14 @@ def _copy_rng(generator):
 @pytest.mark.parametrize("chunk_bytes", [1, 3 * 5 * 3 * 8, 2**30])
 def test_gathering_by_chunks_changes_nothing(rng, monkeypatch, chunk_bytes):
     """One batch per gather, three, or the whole epoch at once: the same weights, bit for bit."""
-    from portnn import training
+    from portnn import batches
 
     X, y = regression(rng, n=37)
     reference = linear_net(seed=2)
     reference.fit(X, y, epochs=3, batch_size=5, optimizer=pn.optim.SGD(lr=0.01), progress=False)
-    monkeypatch.setattr(training, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(batches, "CHUNK_BYTES", chunk_bytes)
     assert (
-        len(training._chunks([(a, min(a + 5, 37)) for a in range(0, 37, 5)], X))
+        len(batches.chunks([(a, min(a + 5, 37)) for a in range(0, 37, 5)], X))
         == {
             1: 8,
             360: 3,
