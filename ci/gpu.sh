@@ -10,9 +10,12 @@
 #      eager CUDA): bench.json, bench.md, bench.png
 #   4. the batch-size sweep, GPU backends beside NumPy and torch on the CPU: sweep.json, sweep.md
 #   5. the large network's kernels, per step, beside torch eager's (benchmarks/gpu_kernels.py): kernels.txt
+#   6. portnn.sklearn's fit time against scikit-learn's on the GPU backends (benchmarks/sklearn_fit.py):
+#      sklearn-fit.json, sklearn-fit.md
 # Every section's output also goes to run.log. It installs nothing: portnn is used from this
 # checkout and a missing package is named. Exit status 0 when every section succeeded.
-# PORTNN_GPU_SECTIONS (default "suite,bench,sweep,kernels") picks the sections after the environment, and
+# PORTNN_GPU_SECTIONS (default "host-sync,suite,bench,sweep,kernels,sklearn") picks the sections
+# after the environment, and
 # PORTNN_GPU_WORKLOADS (default "xor,mnist,large") the bench's workloads: a second call on a
 # short budget reruns only what changed.
 set -uo pipefail
@@ -24,8 +27,7 @@ out=$(cd "$out" && pwd)
 cd "$here"
 PY=${PYTHON:-python3}
 GPU_SPECS=${PORTNN_GPU_SPECS:-cupy:0,torch:cuda,jax:gpu}
-SECTIONS=${PORTNN_GPU_SECTIONS:-suite,bench,sweep,kernels}
-[[ ",$SECTIONS," == *",suite,"* ]] && SECTIONS+=",host-sync"
+SECTIONS=${PORTNN_GPU_SECTIONS:-host-sync,suite,bench,sweep,kernels,sklearn}
 WORKLOADS=${PORTNN_GPU_WORKLOADS:-xor,mnist,large}
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
 # JAX must not take 75% of the GPU's memory up front: torch and CuPy share the card in one process.
@@ -118,6 +120,10 @@ run_section sweep 90 bash -c "\"\$PY\" -m portnn.cli bench $size --backends nump
 # Where the large network's step spends its device time, kernel by kernel, beside torch eager.
 run_section kernels 120 bash -c "\"\$PY\" benchmarks/gpu_kernels.py large ${GPU_SPECS//,/ } torch-eager >$out/kernels.txt; \
     rc=\$?; cat $out/kernels.txt; exit \$rc"
+
+run_section sklearn 120 bash -c "\"\$PY\" benchmarks/sklearn_fit.py --backends numpy ${GPU_SPECS//,/ } --rounds 3 \
+    --out gpu-sklearn-fit && mv benchmarks/results/gpu-sklearn-fit.json $out/sklearn-fit.json \
+    && mv benchmarks/results/gpu-sklearn-fit.md $out/sklearn-fit.md"
 
 if ((${#failed[@]})); then
     echo "ci/gpu.sh: failed: ${failed[*]}; results in $out" | tee -a "$log"

@@ -30,8 +30,8 @@ def one_rank():
     """MPI's one-rank job where mpi4py is installed, else portnn's stand-in (a GPU machine may
     have CuPy or torch and no MPI): NCCL itself needs no MPI with one rank."""
     try:
-        import mpi4py  # noqa: F401
-    except ImportError:
+        from mpi4py import MPI  # noqa: F401  (mpi4py without an MPI library fails here)
+    except (ImportError, RuntimeError):
         return pn.distributed.Communicator(SoloMPI(), timeout=60)
     return pn.distributed.init(timeout=60)
 
