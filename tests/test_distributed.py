@@ -43,6 +43,11 @@ def launch(ranks: int, script: str, *args: str, timeout: float = 120, cwd=None) 
     root = str(HERE.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, str(HERE), os.environ.get("PYTHONPATH", "")])}
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", JAX_ENABLE_X64="1")
+    # Open MPI's mpiexec refuses to run as root without the first two (the CI and GPU machines run
+    # the tests as root), and more ranks than cores without the others (4.x, then 5.x's PRRTE);
+    # MPICH's ignores them all.
+    env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    env.update(OMPI_MCA_rmaps_base_oversubscribe="1", PRTE_MCA_rmaps_default_mapping_policy=":oversubscribe")
     target = [str(HERE / script)] if script.endswith(".py") else [script]  # a test's worker, or "-m"
     command = [mpiexec(), "-n", str(ranks), sys.executable, "-m", "mpi4py", *target, *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import datetime
+import importlib
 import os
 import socket
 from typing import Any
@@ -27,7 +28,7 @@ class CupyNcclTransport:
     def __init__(self, backend: Any, comm: Any) -> None:
         cupy = import_library("cupy")
         self.cupy, self.comm, self.backend = cupy, comm, backend
-        nccl = cupy.cuda.nccl
+        nccl = _cupy_nccl()
         uid = comm.broadcast(nccl.get_unique_id() if comm.rank == 0 else None, "the NCCL unique id broadcast")
         with backend.device:
             self.nccl = nccl.NcclCommunicator(comm.size, uid, comm.rank)
@@ -43,6 +44,18 @@ class CupyNcclTransport:
             with self.comm.watch("the NCCL gradient allreduce (CuPy)"):
                 stream.synchronize()
         return flat
+
+
+def _cupy_nccl() -> Any:
+    """CuPy's NCCL bindings: a submodule ``import cupy`` does not load (``cupy.cuda.nccl`` is an
+    AttributeError until it is imported)."""
+    try:
+        return importlib.import_module("cupy.cuda.nccl")
+    except ImportError as exc:
+        raise RuntimeError(
+            f"CuPy's NCCL bindings cannot be loaded ({exc}): install NCCL for your CUDA version "
+            "(for CUDA 13: pip install nvidia-nccl-cu13)"
+        ) from exc
 
 
 class TorchNcclTransport:
