@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
         "--distributed",
         action="store_true",
         help="data-parallel over the ranks of `mpiexec -n P python -m mpi4py -m portnn train ...`; "
-        "--batch-size is the global batch, rank 0 prints and saves",
+        "--batch-size is the global batch, rank 0 prints and saves; a GPU backend trains on GPU "
+        "local_rank of each machine (--backend cupy or torch:cuda: one rank per GPU)",
     )
     train.add_argument(
         "--metrics", default=None, help="comma separated, e.g. accuracy,top_k_accuracy; None: accuracy for classes"

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import datasets, distributed, io
-from ._xp import to_numpy
+from ._xp import spec_for_rank, to_numpy
 from .datafiles import Table, read_table
 from .layers import Dense
 from .model import Sequential
@@ -82,11 +82,13 @@ def run_train(args: argparse.Namespace) -> int:
     for part in (train, val):
         if part is not None:
             part.X = (part.X - mean) / std
+    comm = distributed.init() if args.distributed else None
+    if comm is not None:  # one rank per GPU: a GPU backend's device is the rank's on its machine
+        args.backend = spec_for_rank(args.backend, comm.local_rank)
     net, loss = _network(args, train)
     metrics = [m for m in args.metrics.split(",") if m] if args.metrics else []
     if not metrics and table.classes is not None:
         metrics = ["accuracy"]
-    comm = distributed.init() if args.distributed else None
     start = time.perf_counter()
     history = net.fit(
         train.X,

@@ -12,6 +12,8 @@ CASES = {
     "adam_uneven_dropout": {"opt": ("Adam", {"lr": 0.01}), "batch": 10, "dropout": 0.3},
     "adam_empty_shares": {"opt": ("Adam", {"lr": 0.01}), "batch": 12, "dropout": 0.2},
     "sgd_weighted_metrics": {"opt": ("SGD", {"lr": 0.1}), "batch": 9, "weighted": True, "metrics": True},
+    # batches of 4 with 30 of the 37 rows weighing 0: at least 3 global batches weigh nothing
+    "zero_weight_batches": {"opt": ("SGD", {"lr": 0.1, "momentum": 0.5}), "batch": 4, "weighted": "zeros"},
     "float32_adam": {"opt": ("Adam", {"lr": 0.01}), "batch": 10, "dtype": "float32", "dropout": 0.3},
     # stops before EPOCHS on every rank at once; diverges (lr far too high) on every rank at once
     "early_stopping": {"opt": ("Adam", {"lr": 0.05}), "batch": 10, "stop": True, "metrics": True},
@@ -37,6 +39,8 @@ def train(name: str, backend: str, comm=None, seed=3):
         layers.append(pn.Dropout(case["dropout"]))
     net = pn.Sequential(*layers, pn.Dense(16, 1), backend=backend, dtype=dtype, seed=seed)
     opt_name, opt_args = case["opt"]
+    if case.get("weighted") == "zeros":
+        w[:30] = 0.0
     extra = {"sample_weight": w} if case.get("weighted") else {}
     if case.get("metrics"):
         extra.update(metrics=["accuracy"], validation_data=(X[:11], y[:11], w[:11]))

@@ -25,7 +25,7 @@ Modules:
 from .arrays import Array, library_of, namespace_of, sum_of_squares, to_numpy
 from .base import Backend
 from .libraries import import_library, library_versions, pin_full_precision
-from .resolve import available_backends, backend_of, get_backend
+from .resolve import available_backends, backend_of, get_backend, spec_for_rank
 
 __all__ = [
     "Array",
@@ -38,6 +38,7 @@ __all__ = [
     "library_versions",
     "namespace_of",
     "pin_full_precision",
+    "spec_for_rank",
     "sum_of_squares",
     "to_numpy",
 ]

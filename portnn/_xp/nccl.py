@@ -30,7 +30,8 @@ class CupyNcclTransport:
         self.cupy, self.comm, self.backend = cupy, comm, backend
         nccl = _cupy_nccl()
         uid = comm.broadcast(nccl.get_unique_id() if comm.rank == 0 else None, "the NCCL unique id broadcast")
-        with backend.device:
+        # NCCL's setup waits for every rank, with no timeout of its own: the watchdog's then
+        with backend.device, comm.watch("the NCCL communicator setup (CuPy)"):
             self.nccl = nccl.NcclCommunicator(comm.size, uid, comm.rank)
         self.kinds = {"float32": nccl.NCCL_FLOAT32, "float64": nccl.NCCL_FLOAT64}
         self.sum = nccl.NCCL_SUM
@@ -84,6 +85,11 @@ class TorchNcclTransport:
             # before MPI finalizes (atexit runs last-registered first): a group left alive at
             # exit aborts the process ("terminate called without an active exception")
             atexit.register(self.dist.destroy_process_group)
+        elif (self.dist.get_rank(), self.dist.get_world_size()) != (comm.rank, comm.size):
+            raise RuntimeError(
+                f"torch.distributed is already set up as rank {self.dist.get_rank()} of "
+                f"{self.dist.get_world_size()}, but MPI says rank {comm.rank} of {comm.size}"
+            )
 
     def allreduce(self, flat: Array) -> Array:
         """``flat`` (1-D, contiguous, on this rank's device) summed over the ranks, in place."""

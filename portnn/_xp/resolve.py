@@ -94,3 +94,20 @@ def backend_of(x: Any) -> Backend:
         (device,) = x.devices()
         return get_backend(f"jax:{'cpu' if device.platform == 'cpu' else 'gpu'}:{device.id}")
     return get_backend(f"cupy:{x.device.id}")
+
+
+def spec_for_rank(spec: str, local_rank: int) -> str:
+    """The spec of ``spec``'s library on GPU number ``local_rank``, for one rank per GPU (a
+    data-parallel job); a host backend's spec unchanged.
+
+    >>> spec_for_rank("torch:cuda", 1), spec_for_rank("cupy:0", 2), spec_for_rank("numpy", 3)
+    ('torch:cuda:1', 'cupy:2', 'numpy')
+    """
+    library, _, device = spec.partition(":")
+    if library == "cupy":
+        return f"cupy:{local_rank}"
+    if library == "torch" and device.startswith("cuda"):
+        return f"torch:cuda:{local_rank}"
+    if library == "jax" and device.startswith(("gpu", "cuda")):
+        return f"jax:gpu:{local_rank}"
+    return spec

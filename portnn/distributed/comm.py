@@ -47,6 +47,7 @@ class Communicator:
 
     @property
     def timeout(self) -> float:
+        """Seconds a rank may wait in a collective (or between two) before the job is aborted."""
         return self.watchdog.timeout
 
     def __repr__(self) -> str:

@@ -117,11 +117,12 @@ class ParallelFit:
             X, y = backend.xp.take(data.X, mine, axis=0), backend.xp.take(data.y, mine, axis=0)
             w = None if data.w is None else backend.xp.take(data.w, mine, axis=0)
         local = hi - lo if data.w is None else float(np.sum(data.weights.host[rows]))
-        self.scaled.scale, self.scaled.empty = local / count, hi == lo
+        fraction = local / count if count > 0 else 0.0  # a batch weighing nothing: zeros, as in one process
+        self.scaled.scale, self.scaled.empty = fraction, hi == lo
         for layer in self.dropouts:  # each rank draws the global batch's mask and keeps its rows
             layer.batch_rows = (lo, hi, b - a)
         if self.split is not None:
-            return self.split(X, y, w, backend.asarray(np.asarray(local / count), self.model.dtype), self.reduce)
+            return self.split(X, y, w, backend.asarray(np.asarray(fraction), self.model.dtype), self.reduce)
         return self.step.eager(X, y) if w is None else self.step.eager(X, y, w)
 
     def reduce(self, parameters: list) -> None:

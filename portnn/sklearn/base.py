@@ -48,6 +48,7 @@ def device_dtype(bk: Backend, *arrays: Any) -> Any:
 
 
 def dispatch_on() -> bool:
+    """Whether scikit-learn's ``array_api_dispatch`` is on (then arrays follow X's namespace)."""
     return bool(sklearn.get_config()["array_api_dispatch"])
 
 

@@ -35,6 +35,7 @@ class Layout:
         self.bounds = list(zip(ends - sizes, ends))
 
     def unpack(self, packed: np.ndarray) -> tuple[list, list]:
+        """SciPy's flat vector back into weight matrices and bias vectors (host views)."""
         n = len(self.shapes)
         coefs = [np.reshape(packed[s:e], shape) for (s, e), shape in zip(self.bounds[:n], self.shapes)]
         intercepts = [packed[s:e] for s, e in self.bounds[n:]]

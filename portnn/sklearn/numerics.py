@@ -14,7 +14,6 @@ never stored on a fitted estimator (those keep plain arrays).
 
 from __future__ import annotations
 
-import math
 from itertools import pairwise
 from typing import Any
 
@@ -59,10 +58,12 @@ class Net:
         return self.coefs + self.intercepts
 
     def set_params(self, params: list) -> None:
+        """Take the flat list of :attr:`params` (weights, then biases) back."""
         n = len(self.coefs)
         self.coefs, self.intercepts = list(params[:n]), list(params[n:])
 
     def activate(self, z: Array, name: str) -> Array:
+        """scikit-learn's hidden activation ``name`` of ``z``."""
         xp = self.xp
         if name == "relu":
             return self.bk.maximum(z, 0.0)
@@ -153,8 +154,3 @@ def xlogy(xp: Any, x: Array, y: Array) -> Array:
     """``x * log(y)``, 0 where ``x`` is 0 (SciPy's ``xlogy``)."""
     safe = xp.where(x == 0, xp.ones_like(y), y)
     return xp.where(x == 0, xp.zeros_like(x), x * xp.log(safe))
-
-
-def n_params(layer_units: list[int]) -> int:
-    """How many numbers a network of these layer sizes has (weights and biases)."""
-    return sum(math.prod(p) + p[1] for p in pairwise(layer_units))

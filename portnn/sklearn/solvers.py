@@ -133,4 +133,5 @@ class AdamOptimizer(Optimizer):
 
 
 def zeros_like(params: list) -> list:
+    """A zero array shaped like each of ``params``, in its namespace (the optimizers' state)."""
     return [namespace_of(p).zeros_like(p) for p in params]

@@ -39,6 +39,7 @@ def split_validation(rs: Any, n: int, fraction: float, stratify: Any) -> tuple[n
 
 
 def batch_size_for(est: Any, n_samples: int) -> int:
+    """The batch size scikit-learn uses: ``"auto"`` is min(200, n), others clipped to [1, n]."""
     if est.batch_size == "auto":
         return min(200, n_samples)
     if est.batch_size > n_samples:
@@ -49,6 +50,7 @@ def batch_size_for(est: Any, n_samples: int) -> int:
 
 
 def take(bk: Any, a: Any, idx: Any) -> Any:
+    """The rows ``idx`` of ``a`` on the device (None stays None: no sample weights)."""
     return None if a is None else bk.xp.take(a, idx, axis=0)
 
 
@@ -73,6 +75,7 @@ def run_epoch(net: Net, optimizer: Optimizer, data: tuple, order: np.ndarray | N
 
 
 def copies(net: Net, arrays: list) -> list:
+    """Copies of ``arrays`` (the best weights kept for early stopping)."""
     return [net.xp.asarray(a, copy=True) for a in arrays]
 
 
