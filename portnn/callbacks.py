@@ -37,19 +37,19 @@ class History(Callback):
     def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
-        self._recorded: set[str] = set()
+        self._recorded: tuple[str, ...] = ()
 
     def on_epoch_end(self, model: Network, epoch: int, logs: dict[str, float]) -> None:
         self.epoch.append(epoch)
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
-        self._recorded = set(logs)
+        self._recorded = tuple(logs)  # a tuple: cheaper than a set, and every epoch pays for it
 
     def settle_epoch(self, logs: dict[str, float]) -> None:
         """Take in the epoch's final ``logs``: keys added after :meth:`on_epoch_end` are appended,
         changed values replace the recorded ones."""
         history = self.history
-        if logs.keys() == self._recorded:  # nothing added: at most a value replaced (the usual case)
+        if tuple(logs) == self._recorded:  # nothing added: at most a value replaced (the usual case)
             for key, value in logs.items():
                 history[key][-1] = value
             return
@@ -59,7 +59,7 @@ class History(Callback):
                 values[-1] = value
             else:
                 values.append(value)
-        self._recorded = set(logs)
+        self._recorded = tuple(logs)
 
     def plot(self, path: Any = None) -> Any:
         """Draw the loss and metric curves by epoch (matplotlib); save to ``path`` if given.

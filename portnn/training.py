@@ -178,25 +178,27 @@ class _Loop:
         self.guard = DivergenceGuard(model)  # after on_train_begin: a restored run's weights
         shuffled = data.shuffle and len(data.batches) > 1 and parallel is None
         self.orders = ShuffleOrders(model.shuffle_rng, data.n, model.backend) if shuffled else None
+        self.step_call = step.run  # per batch: the step itself where compiled (it follows lr changes)
 
     def run(self, epochs: int) -> int:
         """The epoch loop; returns the index of the last epoch run."""
         model, first, start_time = self.model, self.model.initial_epoch, time.perf_counter()
+        backend, guard, callbacks, last = model.backend, self.guard, self.callbacks, epochs - 1  # the hot loop's
         epoch = first - 1  # when a resumed run has no epoch left to run
         for epoch in range(first, epochs):
             step_losses, values = self.epoch()
             if self.validation is not None:
                 measured = self.measure(*self.validation)
                 values.update({f"val_{key}": value for key, value in measured.items()})
-            if self.orders is not None and epoch < epochs - 1:
+            if self.orders is not None and epoch < last:
                 self.orders.draw_ahead()  # while the device still works: the read below waits for it
             # the one host read of the epoch (the loss alone: a plain read, the hot path of small nets)
-            logs = read_all(model.backend, values) if len(values) > 1 else {"loss": model.backend.read(values["loss"])}
+            logs = read_all(backend, values) if len(values) > 1 else {"loss": backend.read(values["loss"])}
             if not math.isfinite(logs["loss"]):
-                self.guard.fail(epoch, first_bad_step(model.backend, step_losses))
-            if epoch < epochs - 1:  # after the last epoch, check_final looks at the weights instead
-                self.guard.snapshot()
-            for cb in self.callbacks:
+                guard.fail(epoch, first_bad_step(backend, step_losses))
+            if epoch < last:  # after the last epoch, check_final looks at the weights instead
+                guard.snapshot()
+            for cb in callbacks:
                 cb.on_epoch_end(model, epoch, logs)
             for history in self.histories:  # what callbacks after a History added to the logs
                 history.settle_epoch(logs)
@@ -216,7 +218,7 @@ class _Loop:
 
     def train_epoch(self) -> tuple[list, dict[str, Array]]:
         """One epoch of steps: the steps' losses and the epoch's loss and metrics, on the device."""
-        data, run, order = self.data, self.step.run, None
+        data, run, order = self.data, self.step_call, None
         if len(data.batches) == 1:
             outs = [run(data.X, data.y)] if data.w is None else [run(data.X, data.y, data.w)]
         elif self.orders is not None:
