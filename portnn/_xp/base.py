@@ -153,9 +153,13 @@ class Backend:
         """``as_type(x)`` for a 0-D array: a deliberate host read, allowed inside
         :meth:`host_sync_forbidden`."""
         if not self._sync_forbidden:
-            return as_type(x)
+            return as_type(self._host_value(x))
         with self._sync_mode(allowed=True):
-            return as_type(x)
+            return as_type(self._host_value(x))
+
+    def _host_value(self, x: Array) -> Any:
+        """What :meth:`read` converts: ``x`` itself here (``float(x)`` reads it)."""
+        return x
 
     def _sync_mode(self, allowed: bool) -> Any:
         """A context allowing (or forbidding) host reads of device data; only where
