@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import checkpoint, evaluation, io
@@ -17,8 +16,7 @@ from .network import Network
 from .training import fit as _fit
 
 if TYPE_CHECKING:
-    from .lossbase import Loss
-    from .metricbase import Metric
+    pass
 
 
 class Sequential(Network):
@@ -48,19 +46,9 @@ class Sequential(Network):
         """Train; see :func:`portnn.training.fit` for the arguments. Returns a History."""
         return _fit(self, X, y, **kwargs)
 
-    def evaluate(
-        self,
-        X: Any,
-        y: Any,
-        *,
-        loss: str | Loss = "mse",
-        metrics: Sequence[str | Metric] = (),
-        batch_size: int | None = None,
-        sample_weight: Any = None,
-    ) -> dict[str, float]:
+    def evaluate(self, X: Any, y: Any, **kwargs: Any) -> dict[str, float]:
         """The loss (``"loss"``) and each metric (under its name) on ``(X, y)``, in inference mode,
-        ``batch_size`` rows at a time, read from the device once; see :func:`portnn.evaluation.evaluate`."""
-        kwargs = {"loss": loss, "metrics": metrics, "batch_size": batch_size, "sample_weight": sample_weight}
+        read from the device once; see :func:`portnn.evaluation.evaluate` for the arguments."""
         return evaluation.evaluate(self, X, y, **kwargs)
 
     def save(self, path: str | os.PathLike, include_optimizer: bool = False) -> None:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import atexit
 import datetime
-import importlib
 import os
 import socket
 from typing import Any
 
 from .arrays import Array
-from .libraries import import_library
+from .libraries import _import, import_library
 
 
 class CupyNcclTransport:
@@ -51,7 +50,7 @@ def _cupy_nccl() -> Any:
     """CuPy's NCCL bindings: a submodule ``import cupy`` does not load (``cupy.cuda.nccl`` is an
     AttributeError until it is imported)."""
     try:
-        return importlib.import_module("cupy.cuda.nccl")
+        return _import("cupy.cuda.nccl")
     except ImportError as exc:
         raise RuntimeError(
             f"CuPy's NCCL bindings cannot be loaded ({exc}): install NCCL for your CUDA version "
