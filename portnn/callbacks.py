@@ -41,8 +41,12 @@ class History(Callback):
 
     def on_epoch_end(self, model: Network, epoch: int, logs: dict[str, float]) -> None:
         self.epoch.append(epoch)
+        history = self.history
         for key, value in logs.items():
-            self.history.setdefault(key, []).append(value)
+            if key in history:  # not setdefault: that makes an empty list every epoch
+                history[key].append(value)
+            else:
+                history[key] = [value]
         self._recorded = tuple(logs)  # a tuple: cheaper than a set, and every epoch pays for it
 
     def settle_epoch(self, logs: dict[str, float]) -> None:

@@ -60,42 +60,43 @@ class CompiledStep:
         """Use ``optimizer``'s arrays from now on (its settings match the key)."""
         self.optimizer, self.lr = optimizer, optimizer.lr
         self.parameters = optimizer.parameters
-        self.buffers = self.network.buffers()
-        self.state_keys = [(p.name, n) for p in self.parameters for n in optimizer.state[p.name]]
+        state_keys = [(p.name, n) for p in self.parameters for n in optimizer.state[p.name]]
+        # Every array the step reads and replaces, as (dict, key): the parameters, their gradients,
+        # the optimizer's state, the buffers. One flat list in and out of the compiled function:
+        # a tiny network's step pays for every Python-level list and attribute it goes through.
+        self.slots = [
+            *((p.store, p.key) for p in self.parameters),
+            *((p.grads, p.key) for p in self.parameters),
+            *((optimizer.state[key], name) for key, name in state_keys),
+            *((b.store, b.key) for b in self.network.buffers()),
+        ]
 
-    def _pure(self, params: list, grads: list, state: list, buffers: list, steps: Array, X: Array, y: Array) -> tuple:
+    def _pure(self, arrays: list, steps: Array, X: Array, y: Array) -> tuple:
         opt = self.optimizer
-        self._install(params, grads, state, buffers)
+        self._install(arrays)
         opt.steps = steps
         opt.forget_constants()  # made inside the trace, as its constants...
         value = self.eager(X, y)
-        outputs = self._collect()
+        arrays = self._collect()
         opt.forget_constants()  # ...and not kept: they are tracers
-        return value, *outputs
+        return value, arrays
 
     def __call__(self, X: Array, y: Array) -> Array:
         opt = self.optimizer
         steps, before = opt.steps, self._collect()
         try:
-            value, params, grads, state, buffers = self.fn(*before, steps, X, y)
+            value, arrays = self.fn(before, steps, X, y)
         except BaseException:
-            self._install(*before)  # no tracer is left behind
+            self._install(before)  # no tracer is left behind
             opt.steps = steps
             raise
-        self._install(params, grads, state, buffers)
+        self._install(arrays)
         opt.steps = steps + 1
         return value
 
-    def _collect(self) -> tuple[list, list, list, list]:
-        params = [p.value for p in self.parameters]
-        grads = [p.grad for p in self.parameters]
-        state = [self.optimizer.state[key][name] for key, name in self.state_keys]
-        return params, grads, state, [b.value for b in self.buffers]
+    def _collect(self) -> list:
+        return [store[key] for store, key in self.slots]
 
-    def _install(self, params: list, grads: list, state: list, buffers: list) -> None:
-        for p, value, grad in zip(self.parameters, params, grads):
-            p.value, p.grad = value, grad
-        for (key, name), value in zip(self.state_keys, state):
-            self.optimizer.state[key][name] = value
-        for buffer, value in zip(self.buffers, buffers):
-            buffer.value = value
+    def _install(self, arrays: list) -> None:
+        for (store, key), value in zip(self.slots, arrays):
+            store[key] = value

@@ -27,6 +27,8 @@ class DivergenceGuard:
 
     def __init__(self, model: Network) -> None:
         self.model, self.arrays = model, [*model.parameters(), *model.buffers()]  # buffers: running statistics
+        self.sources = [(p.store, p.key) for p in self.arrays]  # where snapshot reads each array
+        self.writeable = model.backend.writeable
         self.latest: list | None = self._copies()
         self.previous: list | None = None
 
@@ -38,9 +40,9 @@ class DivergenceGuard:
         self.previous, self.latest = self.latest, self.previous
         if self.latest is None:
             self.latest = self._copies()
-        elif self.model.backend.writeable:
-            for buf, p in zip(self.latest, self.arrays):  # copy_into, inlined: runs every epoch
-                buf[...] = p.store[p.key]
+        elif self.writeable:
+            for buf, (store, key) in zip(self.latest, self.sources):  # copy_into, inlined: runs every epoch
+                buf[...] = store[key]
         else:
             self.latest = [p.value for p in self.arrays]  # immutable arrays: sharing is a copy
 

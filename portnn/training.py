@@ -171,6 +171,8 @@ class _Loop:
         # a data-parallel fit (portnn.distributed.parallel): its epochs, validation and stop
         self.parallel = parallel
         self.epoch = self.train_epoch if parallel is None else parallel.train_epoch
+        if parallel is None and len(data.batches) == 1 and data.w is None and metric_set is None:
+            self.epoch = self.one_step_epoch
         self.metric_set, self.callbacks, self.bar = metric_set, callbacks, bar
         # Histories take in what callbacks after them added to the logs; with no other callback, nothing.
         others = any(not isinstance(cb, History) for cb in callbacks)
@@ -181,31 +183,40 @@ class _Loop:
         self.step_call = step.run  # per batch: the step itself where compiled (it follows lr changes)
 
     def run(self, epochs: int) -> int:
-        """The epoch loop; returns the index of the last epoch run."""
+        """The epoch loop; returns the index of the last epoch run. What it uses every epoch is
+        bound to local names first: a tiny network's epoch lasts a few microseconds, so the
+        loop's own lookups are a measurable part of it."""
         model, first, start_time = self.model, self.model.initial_epoch, time.perf_counter()
-        backend, guard, callbacks, last = model.backend, self.guard, self.callbacks, epochs - 1  # the hot loop's
+        train_epoch, validation, orders, bar, parallel = (
+            self.epoch,
+            self.validation,
+            self.orders,
+            self.bar,
+            self.parallel,
+        )
+        read_loss, isfinite, snapshot = model.backend.reader(float), math.isfinite, self.guard.snapshot
+        callbacks, histories, last = self.callbacks, self.histories, epochs - 1
         epoch = first - 1  # when a resumed run has no epoch left to run
         for epoch in range(first, epochs):
-            step_losses, values = self.epoch()
-            if self.validation is not None:
-                measured = self.measure(*self.validation)
-                values.update({f"val_{key}": value for key, value in measured.items()})
-            if self.orders is not None and epoch < last:
-                self.orders.draw_ahead()  # while the device still works: the read below waits for it
+            step_losses, values = train_epoch()
+            if validation is not None:
+                values.update({f"val_{key}": value for key, value in self.measure(*validation).items()})
+            if orders is not None and epoch < last:
+                orders.draw_ahead()  # while the device still works: the read below waits for it
             # the one host read of the epoch (the loss alone: a plain read, the hot path of small nets)
-            logs = read_all(backend, values) if len(values) > 1 else {"loss": backend.read(values["loss"])}
-            if not math.isfinite(logs["loss"]):
-                guard.fail(epoch, first_bad_step(backend, step_losses))
+            logs = read_all(model.backend, values) if len(values) > 1 else {"loss": read_loss(values["loss"])}
+            if not isfinite(logs["loss"]):
+                self.guard.fail(epoch, first_bad_step(model.backend, step_losses))
             if epoch < last:  # after the last epoch, check_final looks at the weights instead
-                guard.snapshot()
+                snapshot()
             for cb in callbacks:
                 cb.on_epoch_end(model, epoch, logs)
-            for history in self.histories:  # what callbacks after a History added to the logs
+            for history in histories:  # what callbacks after a History added to the logs
                 history.settle_epoch(logs)
-            if self.bar is not None:
-                self.bar.update(epoch, logs, self.data.n * (epoch + 1 - first) / (time.perf_counter() - start_time))
-            if self.parallel is not None:  # a callback of one rank stops them all
-                model.stop_training = self.parallel.any(model.stop_training)
+            if bar is not None:
+                bar.update(epoch, logs, self.data.n * (epoch + 1 - first) / (time.perf_counter() - start_time))
+            if parallel is not None:  # a callback of one rank stops them all
+                model.stop_training = parallel.any(model.stop_training)
             if model.stop_training:
                 break
         return epoch
@@ -215,6 +226,11 @@ class _Loop:
         if self.parallel is not None:
             return self.parallel.validate(X, y, weights)  # type: ignore[no-any-return]
         return measure(self.model, X, y, weights, self.step.loss, self.metric_set)
+
+    def one_step_epoch(self) -> tuple[list, dict[str, Array]]:
+        """:meth:`train_epoch` for the full batch, unweighted, without metrics: one step."""
+        loss = self.step_call(self.data.X, self.data.y)
+        return [loss], {"loss": loss}
 
     def train_epoch(self) -> tuple[list, dict[str, Array]]:
         """One epoch of steps: the steps' losses and the epoch's loss and metrics, on the device."""

@@ -28,6 +28,18 @@ def test_the_check_catches_a_host_read(spec):
     assert float(bk.xp.sum(x)) == 15.0  # and outside the context everything is as before
 
 
+def test_the_epoch_reader_reads_what_read_does(spec):
+    """``reader`` (the fit loop's once-per-epoch read) gives ``read``'s value on every backend, and
+    stays a deliberate read where host reads are forbidden."""
+    bk = pn.get_backend(spec)
+    x = bk.xp.sum(bk.asarray(np.arange(6.0).reshape(2, 3), bk.dtype("float32")))
+    read_float, read_bool = bk.reader(float), bk.reader(bool)
+    assert read_float(x) == bk.read(x) == 15.0 and type(read_float(x)) is float
+    assert read_bool(x) is True
+    with bk.host_sync_forbidden():
+        assert read_float(x) == 15.0
+
+
 @pytest.mark.parametrize("dropout", [0.0, 0.25], ids=["plain", "dropout"])
 def test_an_epoch_never_waits_for_the_device(spec, dropout):
     _device_backend(spec)

@@ -8,12 +8,13 @@ is the fallback, and the one that ``variant(fast_paths=False)`` uses for :data:`
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, ClassVar, cast
 
 import numpy as np
 
 from .arrays import Array, _host_dtype, library_of, to_numpy
+from .hostreads import HostReads
 
 _FLOAT_DTYPES = ("float32", "float64")
 
@@ -22,7 +23,7 @@ _FLOAT_DTYPES = ("float32", "float64")
 FAST_PATHS = ("matmul_into", "sum0_into", "maximum", "zero_where_not", "relu_grad", "add_bias", "sub_scaled", "compile")
 
 
-class Backend:
+class Backend(HostReads):
     """An array namespace bound to one device, with what it can do.
 
     Attributes
@@ -116,55 +117,6 @@ class Backend:
 
     def _from_host(self, host: np.ndarray) -> Array:
         return self.xp.asarray(host, device=self.device)
-
-    def synchronize(self, *arrays: Array) -> None:
-        """Wait until the device has finished the work that produces ``arrays`` (for timing)."""
-
-    @property
-    def syncs_with_host(self) -> bool:
-        """True where arrays live on an accelerator that the host can be made to wait for."""
-        return False
-
-    @contextlib.contextmanager
-    def host_sync_forbidden(self) -> Iterator[None]:
-        """A context in which any host read of device data raises ``RuntimeError``, except the
-        deliberate ones made through :meth:`read` (the loss once per epoch). It proves that a
-        training loop keeps the device busy: CuPy's ``cupyx.allow_synchronize(False)``, torch's
-        sync debug mode ``"error"``, JAX's device-to-host transfer guard. On host backends there is
-        nothing to wait for and it changes nothing.
-
-        >>> from portnn._xp import get_backend
-        >>> bk = get_backend("numpy")
-        >>> with bk.host_sync_forbidden():
-        ...     bk.read(np.float64(2.5))
-        2.5
-        """
-        if not self.syncs_with_host:
-            yield
-            return
-        self._sync_forbidden += 1
-        try:
-            with self._sync_mode(allowed=False):
-                yield
-        finally:
-            self._sync_forbidden -= 1
-
-    def read(self, x: Array, as_type: Any = float) -> Any:
-        """``as_type(x)`` for a 0-D array: a deliberate host read, allowed inside
-        :meth:`host_sync_forbidden`."""
-        if not self._sync_forbidden:
-            return as_type(self._host_value(x))
-        with self._sync_mode(allowed=True):
-            return as_type(self._host_value(x))
-
-    def _host_value(self, x: Array) -> Any:
-        """What :meth:`read` converts: ``x`` itself here (``float(x)`` reads it)."""
-        return x
-
-    def _sync_mode(self, allowed: bool) -> Any:
-        """A context allowing (or forbidding) host reads of device data; only where
-        :attr:`syncs_with_host`."""
-        return contextlib.nullcontext()
 
     def reset_peak_memory(self) -> None:
         """Start a new peak-memory measurement on the device (GPU backends only)."""
