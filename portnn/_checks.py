@@ -3,6 +3,7 @@ clear errors that name the argument, what was expected and what was received."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -95,6 +96,17 @@ def targets(name: str, y: Any, backend: Backend, dtype: Any, n_rows: int) -> Arr
     arr = backend.asarray(y, None if is_integer else dtype)
     check_finite(name, arr, backend)
     return arr
+
+
+def number_in_range(name: str, value: Any, low: float, high: float = math.inf, low_open: bool = False) -> float:
+    """``value`` as a float when it is a finite number in ``[low, high)`` (``(low, high)`` with
+    ``low_open``); else ``TypeError`` or ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TypeError(f"{name}: expected a finite number, got {value!r}")
+    if value < low or value >= high or (low_open and value == low):
+        bound = "(" if low_open else "["
+        raise ValueError(f"{name}: expected a value in {bound}{low}, {high}), got {value}")
+    return float(value)
 
 
 def positive_int(name: str, value: Any, allow_none: bool = False) -> int | None:

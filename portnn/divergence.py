@@ -20,45 +20,66 @@ def first_bad_step(backend: Any, step_losses: list) -> int:
 
 
 class DivergenceGuard:
-    """Keeps the parameters and buffers of the last two epoch ends, copied in place (no allocation per epoch).
-
-    The second buffer is made at the first snapshot, so a one-epoch fit copies the weights once.
+    """Keeps the parameters and buffers of the last two epoch ends, copied in place (no allocation
+    per epoch): the parameter block in one copy where the network has one (see
+    :mod:`portnn.paramblock`), else each parameter. The second buffer is made at the first
+    snapshot, so a one-epoch fit copies the weights once.
     """
 
     def __init__(self, model: Network) -> None:
-        self.model, self.arrays = model, [*model.parameters(), *model.buffers()]  # buffers: running statistics
-        self.sources = [(p.store, p.key) for p in self.arrays]  # where snapshot reads each array
-        self.writeable = model.backend.writeable
-        self.latest: list | None = self._copies()
-        self.previous: list | None = None
+        self.model, self.block, self.writeable = model, model.parameter_block, model.backend.writeable
+        self.parameters, self.buffers = model.parameters(), model.buffers()  # buffers: running statistics
+        # each snapshot: (whether it is the parameter block's flat copy, the arrays)
+        self.latest: tuple[bool, list] | None = self._copies()
+        self.previous: tuple[bool, list] | None = None
 
-    def _copies(self) -> list:
-        xp = self.model.xp
-        return [xp.asarray(p.value, copy=True) for p in self.arrays]
+    def _sources(self) -> tuple[bool, list]:
+        """What a snapshot copies: the parameter block as one array while every parameter is its
+        view, else each parameter; then the buffers."""
+        flat = self.block is not None and self.block.values_intact()
+        arrays = [self.block.values] if flat else [p.value for p in self.parameters]  # type: ignore[union-attr]
+        if self.buffers:
+            arrays += [b.value for b in self.buffers]
+        return flat, arrays
+
+    def _copies(self) -> tuple[bool, list]:
+        flat, sources = self._sources()
+        return flat, [self.model.xp.asarray(a, copy=True) for a in sources]
 
     def snapshot(self) -> None:
         self.previous, self.latest = self.latest, self.previous
-        if self.latest is None:
+        latest, block = self.latest, self.block
+        if latest is not None and latest[0] and self.writeable and not self.buffers and block.values_intact():  # type: ignore[union-attr]
+            latest[1][0][...] = block.values  # type: ignore[union-attr]  # the usual case, every epoch: one copy
+            return
+        flat, sources = self._sources()
+        if self.latest is None or self.latest[0] != flat:
             self.latest = self._copies()
         elif self.writeable:
-            for buf, (store, key) in zip(self.latest, self.sources):  # copy_into, inlined: runs every epoch
-                buf[...] = store[key]
+            for buf, source in zip(self.latest[1], sources):  # copy_into, inlined: runs every epoch
+                buf[...] = source
         else:
-            self.latest = [p.value for p in self.arrays]  # immutable arrays: sharing is a copy
+            self.latest = (flat, sources)  # immutable arrays: sharing is a copy
 
     def _finite(self, arrays: list) -> bool:
         xp, bk = self.model.xp, self.model.backend
         return all(bk.read(xp.all(xp.isfinite(a)), bool) for a in arrays)
 
-    def fail(self, epoch: int, step: int | None, what: str = "the loss") -> None:
+    def _restore(self, snapshot: tuple[bool, list]) -> None:
+        """Put ``snapshot``'s values back: into the current arrays where writeable."""
+        flat, arrays = snapshot
         bk = self.model.backend
-        restored = next((c for c in (self.latest, self.previous) if c is not None and self._finite(c)), None)
+        pieces = [*self.block.views(arrays[0]), *arrays[1:]] if flat else arrays  # type: ignore[union-attr]
+        for piece, target in zip(pieces, [*self.parameters, *self.buffers]):
+            target.value = bk.copy_into(target.value, piece) if self.writeable else bk.xp.asarray(piece, copy=True)
+
+    def fail(self, epoch: int, step: int | None, what: str = "the loss") -> None:
+        restored = next((c for c in (self.latest, self.previous) if c is not None and self._finite(c[1])), None)
         note = "the weights of the last finite epoch were restored"
         if restored is None:
             note = "no finite weights were left to restore"
         else:
-            for buf, p in zip(restored, self.arrays):
-                p.value = bk.xp.asarray(buf, copy=True)
+            self._restore(restored)
         opt = self.model.optimizer
         if opt is not None:  # its moments may hold NaN: a later fit starts it afresh
             opt.state, opt.steps = {}, 0
@@ -71,5 +92,5 @@ class DivergenceGuard:
         )
 
     def check_final(self, epoch: int) -> None:
-        if not self._finite([p.value for p in self.arrays]):
+        if not self._finite(self._sources()[1]):
             self.fail(epoch, None, what="a parameter")

@@ -13,6 +13,7 @@ from . import _checks
 from ._xp import Backend, get_backend, to_numpy
 from .activations import get_activation
 from .layers import Dense, Dropout, Layer
+from .paramblock import ParameterBlock
 from .parameter import Buffer, Parameter
 from .random import make_rng, spawn
 from .summary import summary_table
@@ -70,6 +71,7 @@ class Network:
             layer.params = {k: backend.asarray(v, self.dtype) for k, v in params.items()}
             layer.grads = {k: xp.zeros_like(v) for k, v in layer.params.items()}
             layer.buffers = {k: backend.asarray(v, self.dtype) for k, v in buffers.items()}
+        self.parameter_block = ParameterBlock.build(backend, self.parameters())
         if self.optimizer is not None:
             self.optimizer.move(backend, self.dtype)
             self.optimizer.bind(self.parameters(), backend, owner=self)
@@ -136,8 +138,8 @@ class Network:
                 raise ValueError(f"state[{key!r}]: expected shape {expected}, got {tuple(value.shape)}")
             _checks.check_finite(f"state[{key!r}]", value, self.backend)
             new[key] = self.xp.asarray(value, copy=True)  # never alias the caller's array
-        for key, target in arrays.items():
-            target.value = new[key]
+        for key, target in arrays.items():  # in place where writeable: the parameter block's views stay views
+            target.value = self.backend.copy_into(target.value, new[key])
 
     def rng_state(self) -> dict[str, Any]:
         """The states of the network's host random generators (shuffling, each Dropout's masks):
@@ -197,7 +199,9 @@ class Network:
 
     # -- pickling: the backend as its spec, arrays on the host -----------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("backend", "dtype", "train_step")}
+        state = {
+            k: v for k, v in self.__dict__.items() if k not in ("backend", "dtype", "train_step", "parameter_block")
+        }
         state["backend"], state["host_arrays"] = self.backend.spec, self._host_arrays()
         return state
 

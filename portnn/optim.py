@@ -5,27 +5,18 @@ and rebind to new arrays where they are not (JAX). Semantics follow PyTorch's op
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
-from ._checks import by_name
+from ._checks import by_name, number_in_range
 from ._xp import Backend, to_numpy
 from .clipping import GradientClipping
+from .paramblock import FlatState
 from .schedules import Schedule, cosine_decay, exponential_decay  # noqa: F401 (pn.optim.cosine_decay, ...)
 
 if TYPE_CHECKING:
     from .parameter import Parameter
 
 Array = Any
-
-
-def _check(name: str, value: Any, low: float, high: float = math.inf, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TypeError(f"{name}: expected a finite number, got {value!r}")
-    if value < low or value >= high or (low_open and value == low):
-        bound = "(" if low_open else "["
-        raise ValueError(f"{name}: expected a value in {bound}{low}, {high}), got {value}")
-    return float(value)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {}
@@ -51,12 +42,13 @@ class Optimizer:
             self.schedule: Schedule | None = lr
             self.lr = float(lr(0))
         else:
-            self.schedule, self.lr = None, _check("lr", lr, 0.0, low_open=True)
-        self.weight_decay = _check("weight_decay", weight_decay, 0.0)
+            self.schedule, self.lr = None, number_in_range("lr", lr, 0.0, low_open=True)
+        self.weight_decay = number_in_range("weight_decay", weight_decay, 0.0)
         self.clipping = GradientClipping.from_keywords(type(self).__name__, clipping)
         self.steps = 0
         self.state: dict[str, dict[str, Array]] = {}
         self.parameters: list[Parameter] = []
+        self.flat: FlatState | None = None  # the parameter block's state, set by bind where there is one
         self.forget_constants()
 
     def bind(self, parameters: list[Parameter], backend: Backend, owner: object = None) -> None:
@@ -73,13 +65,15 @@ class Optimizer:
             state = self.state.get(param.name)
             if state is None or any(v.shape != p.shape for v in state.values()):
                 self.state[param.name] = {n: xp.zeros_like(p) for n in self.state_names}
+        block = getattr(owner, "parameter_block", None)
+        self.flat = FlatState.build(block, self.parameters, self.state, tuple(self.state_names))
 
     def move(self, backend: Backend, dtype: Any) -> None:
         """Move the state to another backend/dtype (the model's ``to()`` calls this)."""
         for state in self.state.values():
             for name in state:
                 state[name] = backend.asarray(state[name], dtype)
-        self.backend = backend
+        self.backend, self.flat = backend, None
         self.forget_constants()
 
     def forget_constants(self) -> None:
@@ -95,6 +89,10 @@ class Optimizer:
             self.lr = float(self.schedule(self.steps - 1))
         if self.clipping.active:  # all that plain optimizers pay for it
             self.clipping(self.parameters, self.backend)
+        flat = self.flat
+        if flat is not None and flat.intact():  # every update is elementwise: one call for all parameters
+            self._update(flat.block.values, flat.block.grads, flat.state)
+            return
         state = self.state
         for param in self.parameters:  # the dicts behind the Parameter views: no property calls per step
             store, key = param.store, param.key
@@ -134,16 +132,17 @@ class Optimizer:
             raise ValueError(f"optimizer state: parameters {unknown} are not bound to this optimizer")
         for key, entries in state_dict["state"].items():
             for name, value in entries.items():
-                self.state[key][name] = self.backend.asarray(value, self.state[key][name].dtype)
+                current = self.state[key][name]  # written in place where writeable: a flat state's views stay views
+                self.state[key][name] = self.backend.copy_into(current, self.backend.asarray(value, current.dtype))
         self.steps = int(state_dict["steps"])
 
     def __getstate__(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("parameters", "backend", "_lr_array")}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("parameters", "backend", "_lr_array", "flat")}
         host = {key: {n: to_numpy(v) for n, v in e.items()} for key, e in self.state.items()}
         return {**state, "state": host, "owner_id": None, "_lr_value": None}  # bound and moved again by the network
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"clipping": GradientClipping(), **state}, parameters=[], _lr_array=None)
+        self.__dict__.update({"clipping": GradientClipping(), **state}, parameters=[], _lr_array=None, flat=None)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.clipping.arguments(lr=self.lr)})"
@@ -166,7 +165,7 @@ class SGD(Optimizer):
         **clipping: float | None,
     ) -> None:
         super().__init__(lr, weight_decay, **clipping)
-        self.momentum = _check("momentum", momentum, 0.0, 1.0)
+        self.momentum = number_in_range("momentum", momentum, 0.0, 1.0)
         if nesterov and self.momentum == 0.0:
             raise ValueError("nesterov: Nesterov momentum needs momentum > 0")
         self.nesterov = bool(nesterov)
@@ -208,9 +207,9 @@ class Adam(Optimizer):
         super().__init__(lr, weight_decay, **clipping)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas: expected a pair of numbers, got {betas!r}")
-        self.beta1 = _check("betas[0]", betas[0], 0.0, 1.0)
-        self.beta2 = _check("betas[1]", betas[1], 0.0, 1.0)
-        self.eps = _check("eps", eps, 0.0, low_open=True)
+        self.beta1 = number_in_range("betas[0]", betas[0], 0.0, 1.0)
+        self.beta2 = number_in_range("betas[1]", betas[1], 0.0, 1.0)
+        self.eps = number_in_range("eps", eps, 0.0, low_open=True)
 
     def _extra_config(self) -> dict[str, Any]:
         return {"betas": (self.beta1, self.beta2), "eps": self.eps}
@@ -266,8 +265,8 @@ class RMSprop(Optimizer):
         **clipping: float | None,
     ) -> None:
         super().__init__(lr, weight_decay, **clipping)
-        self.alpha = _check("alpha", alpha, 0.0, 1.0)
-        self.eps = _check("eps", eps, 0.0, low_open=True)
+        self.alpha = number_in_range("alpha", alpha, 0.0, 1.0)
+        self.eps = number_in_range("eps", eps, 0.0, low_open=True)
 
     def _extra_config(self) -> dict[str, Any]:
         return {"alpha": self.alpha, "eps": self.eps}

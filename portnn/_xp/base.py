@@ -8,6 +8,7 @@ is the fallback, and the one that ``variant(fast_paths=False)`` uses for :data:`
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
 from typing import Any, ClassVar, cast
 
@@ -182,14 +183,31 @@ class Backend(HostReads):
             return dst
         return src
 
+    def flat_views(self, flat: Array, shapes: list[tuple[int, ...]]) -> list[Array] | None:
+        """Consecutive parts of the 1-D ``flat``, shaped ``shapes``, as views sharing its memory
+        (so that one in-place update of ``flat`` updates them all); None where arrays are not
+        writeable or the library would copy."""
+        if not self.writeable:
+            return None
+        views, start = [], 0
+        try:
+            for shape in shapes:
+                size = math.prod(shape)
+                views.append(self.xp.reshape(flat[start : start + size], shape, copy=False))
+                start += size
+        except (ValueError, TypeError, NotImplementedError):
+            return None
+        return views
+
     # -- fast paths: these are the generic fallbacks ---------------------------------------------
     def matmul_into(self, a: Array, b: Array, out: Array) -> Array:
-        """``a @ b``, computed into ``out`` where the library takes ``out=`` (no allocation)."""
-        return a @ b
+        """``a @ b``, computed into ``out`` where the library takes ``out=`` (no allocation); here
+        copied into it where writeable, so that a gradient keeps its array (the parameter block's view)."""
+        return self.copy_into(out, a @ b)
 
     def sum0_into(self, a: Array, out: Array) -> Array:
-        """``sum(a, axis=0)``, computed into ``out`` where the library takes ``out=``."""
-        return self.xp.sum(a, axis=0)
+        """``sum(a, axis=0)``, computed into ``out`` where the library takes ``out=`` (as :meth:`matmul_into`)."""
+        return self.copy_into(out, self.xp.sum(a, axis=0))
 
     def maximum(self, x: Array, value: float, in_place: bool = False) -> Array:
         """``maximum(x, value)``; written into ``x`` when ``in_place`` (the caller owns ``x``) and the
