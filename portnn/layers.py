@@ -177,7 +177,7 @@ class Dense(Layer):
 
     def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
         W, bk = self.params["weight"], self.backend
-        Y = X @ W
+        Y = bk.matmul(X, W)
         if self.bias:
             Y = bk.add_bias(Y, self.params["bias"])  # Y is fresh from matmul: safe to update in place
         grads = self.grads
@@ -186,7 +186,7 @@ class Dense(Layer):
             grads["weight"] = bk.matmul_into(X.T, dY, grads["weight"])
             if self.bias:
                 grads["bias"] = bk.sum0_into(dY, grads["bias"])
-            return dY @ W.T if input_grad else None
+            return bk.matmul(dY, W.T) if input_grad else None
 
         return Y, backprop
 

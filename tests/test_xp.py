@@ -145,6 +145,25 @@ def test_sum0_into_fast_and_generic_paths_agree(bk, rng):
         np.testing.assert_allclose(pn.to_numpy(fast), pn.to_numpy(a).sum(axis=0), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("shapes", [((4, 2), (2, 3)), ((128, 30), (30, 1)), ((1, 5), (5, 7)), ((0, 3), (3, 2))])
+def test_products_fast_and_generic_paths_agree(bk, rng, shapes):
+    """Dense's products (NumPy takes np.dot for them), transposed operands and ``out=`` included."""
+    dtype = bk.dtype("float64" if bk.float64 else "float32")
+    generic = bk.variant(fast_paths=False)
+    a, b = (bk.asarray(rng.normal(size=shape), dtype) for shape in shapes)
+    expected = pn.to_numpy(a).astype(np.float64) @ pn.to_numpy(b).astype(np.float64)
+    for backend in (bk, generic):
+        product = backend.matmul(a, b)
+        assert_on_backend(product, bk)
+        np.testing.assert_allclose(pn.to_numpy(product), expected, rtol=1e-5, atol=1e-6, err_msg=backend.spec)
+        out = bk.xp.zeros((shapes[0][1], shapes[1][1]), dtype=dtype, device=bk.device)
+        strided = bk.xp.zeros((shapes[1][1], shapes[0][1]), dtype=dtype, device=bk.device).T  # np.dot refuses it
+        for target in (out, strided):
+            into = backend.matmul_into(a.T, bk.matmul(a, b), target)
+            assert_on_backend(into, bk)
+            np.testing.assert_allclose(pn.to_numpy(into), pn.to_numpy(a).T @ expected, rtol=1e-5, atol=1e-5)
+
+
 def test_backends_pickle_and_deep_copy_to_the_cached_one(bk):
     import copy
     import pickle

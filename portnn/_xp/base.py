@@ -21,7 +21,17 @@ _FLOAT_DTYPES = ("float32", "float64")
 
 #: The methods a library may replace by a fast path; ``variant(fast_paths=False)`` takes these
 #: generic versions instead, so that the tests can compare the two.
-FAST_PATHS = ("matmul_into", "sum0_into", "maximum", "zero_where_not", "relu_grad", "add_bias", "sub_scaled", "compile")
+FAST_PATHS = (
+    "matmul",
+    "matmul_into",
+    "sum0_into",
+    "maximum",
+    "zero_where_not",
+    "relu_grad",
+    "add_bias",
+    "sub_scaled",
+    "compile",
+)
 
 
 class Backend(HostReads):
@@ -200,6 +210,10 @@ class Backend(HostReads):
         return views
 
     # -- fast paths: these are the generic fallbacks ---------------------------------------------
+    def matmul(self, a: Array, b: Array) -> Array:
+        """``a @ b`` (Dense's products: 2-D arrays)."""
+        return a @ b
+
     def matmul_into(self, a: Array, b: Array, out: Array) -> Array:
         """``a @ b``, computed into ``out`` where the library takes ``out=`` (no allocation); here
         copied into it where writeable, so that a gradient keeps its array (the parameter block's view)."""
