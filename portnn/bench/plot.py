@@ -24,17 +24,18 @@ def plot(record: dict[str, Any], path: str) -> None:
     for ax, workload in zip(axes[0], workloads):
         rows = [r for r in record["results"] if r["workload"] == workload]
         labels = [f"{r['implementation']}\n{r['backend']}" for r in rows]
-        medians = [r["per_epoch_s"]["median"] for r in rows]
+        unit, scale = time_unit(max(r["per_epoch_s"]["median"] for r in rows))
+        medians = [r["per_epoch_s"]["median"] / scale for r in rows]
         errors = [
-            [m - r["per_epoch_s"]["min"] for m, r in zip(medians, rows)],
-            [r["per_epoch_s"]["max"] - m for m, r in zip(medians, rows)],
+            [m - r["per_epoch_s"]["min"] / scale for m, r in zip(medians, rows)],
+            [r["per_epoch_s"]["max"] / scale - m for m, r in zip(medians, rows)],
         ]
         colors = ["tab:blue" if r["implementation"] == "portnn" else "tab:gray" for r in rows]
         ax.barh(labels, medians, xerr=errors, color=colors)
         if max(medians) > 10 * min(medians):  # a log axis only where the times span decades:
             ax.set_xscale("log")  # on a narrow range it would make small gaps look large
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels collide
-        ax.set_xlabel(f"seconds per epoch{' (log)' if ax.get_xscale() == 'log' else ''}")
+        ax.set_xlabel(f"{unit} per epoch{' (log)' if ax.get_xscale() == 'log' else ''}")
         ax.tick_params(axis="x", labelsize=7)
         ax.set_title(workload)
         ax.tick_params(axis="y", labelsize=7)
@@ -61,3 +62,16 @@ def plot(record: dict[str, Any], path: str) -> None:
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def time_unit(seconds: float) -> tuple[str, float]:
+    """The unit to show times up to ``seconds`` in, and its size in seconds: plain numbers on the
+    axis instead of an offset like ``1e-5``.
+
+    >>> time_unit(9e-5), time_unit(0.6), time_unit(6.5)
+    (('µs', 1e-06), ('ms', 0.001), ('s', 1.0))
+    """
+    for unit, scale in (("µs", 1e-6), ("ms", 1e-3)):
+        if seconds < 1000 * scale:
+            return unit, scale
+    return "s", 1.0
