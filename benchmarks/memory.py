@@ -17,6 +17,7 @@ import numpy as np
 
 import portnn as pn
 from portnn.bench.machine import describe_machine
+from portnn.step import TrainStep
 
 
 def mnist_net(seed: int = 0) -> pn.Sequential:
@@ -60,28 +61,27 @@ def growth_across_epochs(epochs: int = 8) -> list[int]:
 def step_allocations(optimizer: pn.optim.Optimizer) -> dict[str, int]:
     X, y = data(128)
     net = mnist_net()
-    loss = pn.losses.get_loss("cross_entropy")
+    step = TrainStep(net, "cross_entropy", optimizer)  # binds the optimizer to the network (its parameter block)
     Xd = net.backend.asarray(X, net.dtype)
-    yd = loss.prepare_target(np, net.backend.asarray(y), (128, 10), net.dtype)
-    optimizer.bind(net._slots(), net.backend)
+    yd = step.loss.prepare_target(np, net.backend.asarray(y), (128, 10), net.dtype)
     for _ in range(2):  # state exists and caches are warm before measuring
-        net._train_step(Xd, yd, loss, optimizer)
+        step(Xd, yd)
     tracemalloc.start()
     try:
-        pred, backprops = net._forward(Xd, True)
-        _, grad = loss.value_and_grad(np, pred, yd)
-        net._backward(grad, backprops)
+        pred, backprops = net.forward(Xd, True)
+        _, grad = step.loss.value_and_grad(np, pred, yd)
+        net.backward(grad, backprops)
         before = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
         optimizer.step()
         update_peak = tracemalloc.get_traced_memory()[1] - before
         tracemalloc.reset_peak()
         base = tracemalloc.get_traced_memory()[0]
-        net._train_step(Xd, yd, loss, optimizer)
+        step(Xd, yd)
         step_peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
-    largest = max(int(np.prod(s.params[s.name].shape)) * 4 for s in net._slots())
+    largest = max(int(np.prod(p.value.shape)) * 4 for p in net.parameters())
     return {"update_peak_bytes": update_peak, "train_step_peak_bytes": step_peak, "largest_parameter_bytes": largest}
 
 
