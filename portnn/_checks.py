@@ -109,6 +109,14 @@ def number_in_range(name: str, value: Any, low: float, high: float = math.inf, l
     return float(value)
 
 
+def same_shape(name: str, value: Array, like: Array) -> Array:
+    """``value``, when its shape is ``like``'s; else ``ValueError`` naming ``name`` (an in-place
+    copy would broadcast a smaller array silently)."""
+    if tuple(value.shape) != tuple(like.shape):
+        raise ValueError(f"{name}: expected shape {tuple(like.shape)}, got {tuple(value.shape)}")
+    return value
+
+
 def positive_int(name: str, value: Any, allow_none: bool = False) -> int | None:
     """``value`` as a positive int (or None where allowed)."""
     if value is None and allow_none:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .layers import Dropout
 from .losses import Loss
 from .optim import Optimizer
+from .paramblock import all_in_place
 
 if TYPE_CHECKING:
     from .network import Network
@@ -58,12 +59,18 @@ class CompiledStep:
 
     def retarget(self, loss: Loss, optimizer: Optimizer) -> None:
         """Use ``optimizer``'s arrays from now on (its settings match the key)."""
-        self.optimizer, self.lr = optimizer, optimizer.lr
+        self.loss, self.optimizer, self.lr = loss, optimizer, optimizer.lr
         self.parameters = optimizer.parameters
         state_keys = [(p.name, n) for p in self.parameters for n in optimizer.state[p.name]]
         # Every array the step reads and replaces, as (dict, key): the parameters, their gradients,
         # the optimizer's state, the buffers. One flat list in and out of the compiled function:
         # a tiny network's step pays for every Python-level list and attribute it goes through.
+        # The optimizer's state dicts the slots point into: replaced (a reset after divergence
+        # does), the slots are made again before the next call.
+        self.state_dicts = [(vars(optimizer), "state", optimizer.state)]
+        self.state_dicts += [
+            (optimizer.state, key, optimizer.state[key]) for key in dict.fromkeys(k for k, _ in state_keys)
+        ]
         self.slots = [
             *((p.store, p.key) for p in self.parameters),
             *((p.grads, p.key) for p in self.parameters),
@@ -83,6 +90,8 @@ class CompiledStep:
 
     def __call__(self, X: Array, y: Array) -> Array:
         opt = self.optimizer
+        if not all_in_place(self.state_dicts):
+            self.retarget(self.loss, opt)
         steps, before = opt.steps, self._collect()
         try:
             value, arrays = self.fn(before, steps, X, y)

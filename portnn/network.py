@@ -68,9 +68,9 @@ class Network:
         xp = backend.xp
         for layer, (params, buffers) in zip(self.layers, host):
             layer.bind(backend, self.dtype)
-            layer.params = {k: backend.asarray(v, self.dtype) for k, v in params.items()}
+            layer.params = {k: backend.asarray(_owned(v), self.dtype) for k, v in params.items()}
             layer.grads = {k: xp.zeros_like(v) for k, v in layer.params.items()}
-            layer.buffers = {k: backend.asarray(v, self.dtype) for k, v in buffers.items()}
+            layer.buffers = {k: backend.asarray(_owned(v), self.dtype) for k, v in buffers.items()}
         self.parameter_block = ParameterBlock.build(backend, self.parameters())
         if self.optimizer is not None:
             self.optimizer.move(backend, self.dtype)
@@ -100,6 +100,7 @@ class Network:
         """Move parameters, buffers (and optimizer state) to another backend and/or dtype; returns self."""
         target = get_backend(backend) if backend is not None else self.backend
         self._place(target, dtype or self.dtype_name, self._host_arrays())
+        self.train_step = None  # its compiled code and slots belong to the old arrays
         return self
 
     # -- arrays ---------------------------------------------------------------------------------
@@ -133,9 +134,7 @@ class Network:
         new = {}
         for key, target in arrays.items():
             value = self.backend.asarray(_checks.kind_check(f"state[{key!r}]", state[key]), self.dtype)
-            expected = tuple(target.value.shape)
-            if tuple(value.shape) != expected:
-                raise ValueError(f"state[{key!r}]: expected shape {expected}, got {tuple(value.shape)}")
+            _checks.same_shape(f"state[{key!r}]", value, target.value)
             _checks.check_finite(f"state[{key!r}]", value, self.backend)
             new[key] = self.xp.asarray(value, copy=True)  # never alias the caller's array
         for key, target in arrays.items():  # in place where writeable: the parameter block's views stay views
@@ -217,3 +216,9 @@ class Network:
                 f"move it first (net.to('numpy')) or save it (net.save(path)) and pn.load(path, backend=...)."
             ) from exc
         self._place(backend, self.dtype_name, host)
+
+
+def _owned(host: np.ndarray) -> np.ndarray:
+    """``host``, or a copy where it is read-only (a JAX array's host view): the network's arrays
+    are updated and loaded in place where the backend can, so it must never share such memory."""
+    return host if host.flags.writeable else host.copy()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._checks import by_name, number_in_range
+from ._checks import by_name, number_in_range, same_shape
 from ._xp import Backend, to_numpy
 from .clipping import GradientClipping
 from .paramblock import FlatState
@@ -65,8 +65,7 @@ class Optimizer:
             state = self.state.get(param.name)
             if state is None or any(v.shape != p.shape for v in state.values()):
                 self.state[param.name] = {n: xp.zeros_like(p) for n in self.state_names}
-        block = getattr(owner, "parameter_block", None)
-        self.flat = FlatState.build(block, self.parameters, self.state, tuple(self.state_names))
+        self.flat = FlatState.build(getattr(owner, "parameter_block", None), self)
 
     def move(self, backend: Backend, dtype: Any) -> None:
         """Move the state to another backend/dtype (the model's ``to()`` calls this)."""
@@ -131,9 +130,12 @@ class Optimizer:
         if unknown:
             raise ValueError(f"optimizer state: parameters {unknown} are not bound to this optimizer")
         for key, entries in state_dict["state"].items():
-            for name, value in entries.items():
-                current = self.state[key][name]  # written in place where writeable: a flat state's views stay views
-                self.state[key][name] = self.backend.copy_into(current, self.backend.asarray(value, current.dtype))
+            for name, value in entries.items():  # in place: a flat state's views stay views
+                current = self.state[key][name]
+                value = same_shape(
+                    f"optimizer state[{key!r}][{name!r}]", self.backend.asarray(value, current.dtype), current
+                )
+                self.state[key][name] = self.backend.copy_into(current, value)
         self.steps = int(state_dict["steps"])
 
     def __getstate__(self) -> dict[str, Any]:

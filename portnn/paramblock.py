@@ -57,6 +57,14 @@ class ParameterBlock:
             return None
         return cls(backend, parameters, values, xp.zeros_like(values))
 
+    def reattach_grads(self) -> None:
+        """Make each gradient its view of ``grads`` again, with its current values, where it was
+        replaced (not the parameters: a replaced parameter may be shared on purpose)."""
+        for store, key, view in self.grad_slots:
+            current = store[key]
+            if current is not view and tuple(current.shape) == tuple(view.shape):
+                store[key] = self.backend.copy_into(view, current)
+
     def views(self, flat: Array) -> list[Array]:
         """Views of another flat array (an optimizer's state) shaped like the parameters."""
         return self.backend.flat_views(flat, self.shapes) or []
@@ -84,11 +92,15 @@ class FlatState:
     parts are the per-parameter arrays in ``optimizer.state`` (kept there, with their values, for
     checkpoints and the per-parameter path)."""
 
-    def __init__(self, block: ParameterBlock, state: dict[str, dict[str, Array]], names: tuple[str, ...]) -> None:
-        bk = block.backend
+    def __init__(self, block: ParameterBlock, optimizer: Any) -> None:
+        bk, state = block.backend, optimizer.state
         self.block = block
-        self.state = {name: bk.xp.zeros_like(block.values) for name in names}
-        self.slots = [*block.value_slots, *block.grad_slots]  # and the state's, below: what intact() checks
+        self.state = {name: bk.xp.zeros_like(block.values) for name in optimizer.state_names}
+        # What intact() checks: the parameters, the gradients, the optimizer's state dicts (replaced
+        # wholesale, as a reset does, they are no longer what the flat arrays stand for) and below,
+        # each state array.
+        self.slots = [*block.value_slots, *block.grad_slots, (vars(optimizer), "state", state)]
+        self.slots += [(state, key, state[key]) for key in block.names]
         for name, flat in self.state.items():
             for key, view in zip(block.names, block.views(flat)):
                 entries = state[key]
@@ -96,17 +108,14 @@ class FlatState:
                 self.slots.append((entries, name, view))
 
     @classmethod
-    def build(
-        cls,
-        block: ParameterBlock | None,
-        parameters: list[Parameter],
-        state: dict[str, dict[str, Array]],
-        names: tuple[str, ...],
-    ) -> FlatState | None:
-        """The flat state where the optimizer updates exactly ``block``'s parameters, else None."""
-        if block is None or [p.name for p in parameters] != block.names or not block.intact():
+    def build(cls, block: ParameterBlock | None, optimizer: Any) -> FlatState | None:
+        """The flat state where ``optimizer`` (bound: its ``parameters`` and ``state``) updates
+        exactly ``block``'s parameters, else None. Gradients replaced since the block was made
+        (a hook's, a data-parallel fit's) become its views again first."""
+        if block is None or [p.name for p in optimizer.parameters] != block.names:
             return None
-        return cls(block, state, names)
+        block.reattach_grads()
+        return cls(block, optimizer) if block.intact() else None
 
     def intact(self) -> bool:
         """Whether every parameter, gradient and state array is still its view of the flat arrays."""

@@ -146,3 +146,35 @@ def test_no_device_array_is_baked_into_the_compiled_step(jax_bk):
     finally:
         mlir.register_constant_handler(array_module.ArrayImpl, array_module._array_mlir_constant_handler)
     assert captured == []
+
+
+class Corrupt(pn.Callback):
+    """Sets the first weight to infinity at the end of epoch 1 (rebinding: JAX arrays are immutable)."""
+
+    def on_epoch_end(self, model, epoch, logs):
+        if epoch == 1:
+            layer = model.layers[0]
+            layer.params["weight"] = layer.params["weight"] * float("inf")
+
+
+def test_the_compiled_step_follows_an_optimizer_reset(jax_bk):
+    """After a divergence the optimizer's state is reset; the model's step, called directly, must
+    use the fresh state, not the non-finite moments it was traced with."""
+    X, y = pn.datasets.synthetic_classification(64, 4, 3, seed=0)
+    net = classifier(jax_bk)
+    with pytest.raises(pn.DivergenceError):
+        net.fit(
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer=pn.optim.Adam(lr=0.01),
+            epochs=4,
+            callbacks=[Corrupt()],
+            progress=False,
+        )
+    Xd, yd = (
+        net.check_features(X),
+        get_loss("cross_entropy").prepare_target(net.xp, net.backend.asarray(y), (64, 3), net.dtype),
+    )
+    assert np.isfinite(float(net.train_step(Xd, yd)))
+    assert all(np.isfinite(pn.to_numpy(v)).all() for v in net.state_dict().values())

@@ -147,3 +147,56 @@ def test_moving_and_pickling_rebuild_the_block(bk64):
         model.fit(X2, y2, epochs=1, progress=False)
         assert model.optimizer.flat is not None and model.optimizer.flat.intact()
     np.testing.assert_array_equal(pn.to_numpy(net.parameter_block.values), pn.to_numpy(copy.parameter_block.values))
+
+
+def test_a_replaced_optimizer_state_is_the_one_updated(bk64):
+    """Replacing the optimizer's state wholesale (as a reset does) leaves the flat state standing
+    for arrays nobody reads: the update must use, and fill, the new ones."""
+    _writeable(bk64)
+    net = _net(bk64.spec)
+    step = TrainStep(net, "mse", pn.optim.Adam(lr=0.01))
+    X, y = _data(net)
+    for _ in range(3):
+        step(X, y)
+    opt = step.optimizer
+    opt.state = {key: {n: bk64.xp.zeros_like(v) for n, v in entries.items()} for key, entries in opt.state.items()}
+    assert not opt.flat.intact()
+    step(X, y)
+    assert all(np.abs(m["m"]).sum() > 0 for m in opt.state_dict()["state"].values())
+
+
+def test_replaced_gradients_rejoin_the_block_at_the_next_bind(bk64):
+    _writeable(bk64)
+    net = _net(bk64.spec)
+    X, y = _data(net)
+
+    def rebind(parameters):
+        for p in parameters:
+            p.grad = bk64.xp.asarray(p.grad, copy=True)
+
+    TrainStep(net, "mse", pn.optim.SGD(lr=0.1), grad_hook=rebind)(X, y)
+    assert not net.parameter_block.intact()
+    step = TrainStep(net, "mse", pn.optim.SGD(lr=0.1))
+    assert net.parameter_block.intact() and step.optimizer.flat is not None
+
+
+def test_optimizer_state_of_another_shape_is_refused(bk64):
+    _writeable(bk64)
+    net = _net(bk64.spec)
+    step = TrainStep(net, "mse", pn.optim.Adam(lr=0.01))
+    step(*_data(net))
+    saved = step.optimizer.state_dict()
+    saved["state"]["0.weight"]["m"] = saved["state"]["0.weight"]["m"][:1]
+    with pytest.raises(ValueError, match=r"state\['0.weight'\]\['m'\]: expected shape \(3, 5\), got \(1, 5\)"):
+        step.optimizer.load_state_dict(saved)
+
+
+def test_a_model_moved_from_jax_loads_weights_in_place(jax_bk):
+    """JAX's arrays reach the host read-only: a model moved off JAX must own writeable copies."""
+    net = pn.Sequential(pn.Dense(3, 4), pn.BatchNorm(4), pn.Dense(4, 2), backend=jax_bk.spec, dtype="float64")
+    net.to("numpy")
+    state = {k: pn.to_numpy(v) for k, v in net.state_dict().items()}
+    net.load_state_dict(state)
+    X, y = _data(net)
+    net.fit(X, y, optimizer=pn.optim.SGD(lr=0.01), epochs=1, progress=False)
+    assert net.parameter_block.intact()
