@@ -99,8 +99,9 @@ class FlatState:
         # What intact() checks: the parameters, the gradients, the optimizer's state dicts (replaced
         # wholesale, as a reset does, they are no longer what the flat arrays stand for) and below,
         # each state array.
-        self.slots = [*block.value_slots, *block.grad_slots, (vars(optimizer), "state", state)]
-        self.slots += [(state, key, state[key]) for key in block.names]
+        self.slots = [*block.value_slots, *block.grad_slots]
+        if self.state:  # plain SGD keeps none
+            self.slots += [(vars(optimizer), "state", state), *((state, key, state[key]) for key in block.names)]
         for name, flat in self.state.items():
             for key, view in zip(block.names, block.views(flat)):
                 entries = state[key]
