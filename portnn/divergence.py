@@ -68,9 +68,14 @@ class DivergenceGuard:
     def _restore(self, snapshot: tuple[bool, list]) -> None:
         """Put ``snapshot``'s values back: into the current arrays where writeable."""
         flat, arrays = snapshot
-        bk = self.model.backend
-        pieces = [*self.block.views(arrays[0]), *arrays[1:]] if flat else arrays  # type: ignore[union-attr]
-        for piece, target in zip(pieces, [*self.parameters, *self.buffers]):
+        bk, block = self.model.backend, self.block
+        targets: list = [*self.parameters, *self.buffers]
+        if flat and self.writeable and block.values_intact():  # type: ignore[union-attr]
+            bk.copy_into(block.values, arrays[0])  # type: ignore[union-attr]  # every parameter, the padding too
+            targets, pieces = list(self.buffers), arrays[1:]
+        else:
+            pieces = [*block.views(arrays[0]), *arrays[1:]] if flat else arrays  # type: ignore[union-attr]
+        for piece, target in zip(pieces, targets):
             target.value = bk.copy_into(target.value, piece) if self.writeable else bk.xp.asarray(piece, copy=True)
 
     def fail(self, epoch: int, step: int | None, what: str = "the loss") -> None:

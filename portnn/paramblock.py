@@ -20,25 +20,31 @@ if TYPE_CHECKING:
 Array = Any
 
 
+ALIGN_BYTES = 64
+
+
+def _itemsize(backend: Backend, dtype: Any) -> int:
+    return int(backend.xp.finfo(dtype).bits) // 8
+
+
 class ParameterBlock:
-    """``values`` and ``grads``: 1-D arrays whose consecutive parts are the parameters' arrays.
+    """``values`` and ``grads``: 1-D arrays whose parts, in order, are the parameters' arrays.
 
     >>> import portnn as pn
     >>> net = pn.Sequential(pn.Dense(2, 3), backend="numpy", dtype="float64", seed=0)
     >>> block = net.parameter_block
-    >>> block.values.shape, block.intact()
-    ((9,), True)
+    >>> block.values.shape, block.intact()  # the weight's 6 values and the bias's 3, each padded to 64 bytes
+    ((16,), True)
     >>> block.values[...] = 0.0  # every parameter with it
     >>> float(abs(net.state_dict()["0.weight"]).sum())
     0.0
     """
 
-    def __init__(self, backend: Backend, parameters: list[Parameter], values: Array, grads: Array) -> None:
-        self.backend, self.values, self.grads = backend, values, grads
+    def __init__(self, backend: Backend, parameters: list[Parameter], values: Array, grads: Array, align: int) -> None:
+        self.backend, self.values, self.grads, self.align = backend, values, grads, align
         self.names = [p.name for p in parameters]
         self.shapes = [tuple(p.value.shape) for p in parameters]
-        value_views = backend.flat_views(values, self.shapes) or []
-        grad_views = backend.flat_views(grads, self.shapes) or []
+        value_views, grad_views = self.views(values), self.views(grads)
         for p, value, grad in zip(parameters, value_views, grad_views):
             p.value, p.grad = backend.copy_into(value, p.value), backend.copy_into(grad, p.grad)
         self.value_slots = [(p.store, p.key, view) for p, view in zip(parameters, value_views)]
@@ -50,12 +56,15 @@ class ParameterBlock:
         them as views of one array (JAX: arrays are immutable)."""
         if not parameters or not backend.writeable or len({p.value.dtype for p in parameters}) != 1:
             return None
-        xp, first = backend.xp, parameters[0].value
-        total = sum(math.prod(tuple(p.value.shape)) for p in parameters)
-        values = xp.zeros((total,), dtype=first.dtype, device=backend.device)
-        if backend.flat_views(values, [tuple(p.value.shape) for p in parameters]) is None:
+        xp, dtype = backend.xp, parameters[0].value.dtype
+        # Each part starts on a 64-byte boundary (the gaps stay zero: zero gradients never move
+        # them), so vectorised kernels (CuPy's float4 updates) take every part, not only the first.
+        align = max(1, ALIGN_BYTES // _itemsize(backend, dtype))
+        total = sum(-(-math.prod(tuple(p.value.shape)) // align) * align for p in parameters)
+        values = xp.zeros((total,), dtype=dtype, device=backend.device)
+        if backend.flat_views(values, [tuple(p.value.shape) for p in parameters], align) is None:
             return None
-        return cls(backend, parameters, values, xp.zeros_like(values))
+        return cls(backend, parameters, values, xp.zeros_like(values), align)
 
     def reattach_grads(self) -> None:
         """Make each gradient its view of ``grads`` again, with its current values, where it was
@@ -67,7 +76,7 @@ class ParameterBlock:
 
     def views(self, flat: Array) -> list[Array]:
         """Views of another flat array (an optimizer's state) shaped like the parameters."""
-        return self.backend.flat_views(flat, self.shapes) or []
+        return self.backend.flat_views(flat, self.shapes, self.align) or []
 
     def intact(self) -> bool:
         """Whether every parameter and gradient is still its view of the block."""

@@ -42,7 +42,12 @@ def test_parameters_and_gradients_are_views_of_the_block(bk):
     net = _net(bk.spec, "float32")
     block = net.parameter_block
     assert block is not None and block.intact()
-    assert tuple(block.values.shape) == (net.num_parameters(),)
+    for i, (_, _, view) in enumerate(block.value_slots):
+        view[...] = float(i + 1)
+    flat = pn.to_numpy(block.values)
+    starts = [int(np.flatnonzero(flat == i + 1)[0]) for i in range(len(block.value_slots))]
+    assert all(start * flat.itemsize % 64 == 0 for start in starts)  # each part on a 64-byte boundary
+    assert int(np.count_nonzero(flat)) == net.num_parameters()  # the gaps between them hold zeros
     block.values[...] = 0.0
     assert all(float(np.abs(pn.to_numpy(v)).sum()) == 0.0 for v in net.state_dict().values())
 

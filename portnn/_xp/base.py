@@ -193,10 +193,10 @@ class Backend(HostReads):
             return dst
         return src
 
-    def flat_views(self, flat: Array, shapes: list[tuple[int, ...]]) -> list[Array] | None:
-        """Consecutive parts of the 1-D ``flat``, shaped ``shapes``, as views sharing its memory
-        (so that one in-place update of ``flat`` updates them all); None where arrays are not
-        writeable or the library would copy."""
+    def flat_views(self, flat: Array, shapes: list[tuple[int, ...]], align: int = 1) -> list[Array] | None:
+        """Parts of the 1-D ``flat`` in order, shaped ``shapes``, each starting at a multiple of
+        ``align`` elements, as views sharing its memory (one in-place update of ``flat`` updates
+        them all); None where arrays are not writeable or the library would copy."""
         if not self.writeable:
             return None
         views, start = [], 0
@@ -204,7 +204,7 @@ class Backend(HostReads):
             for shape in shapes:
                 size = math.prod(shape)
                 views.append(self.xp.reshape(flat[start : start + size], shape, copy=False))
-                start += size
+                start += -(-size // align) * align
         except (ValueError, TypeError, NotImplementedError):
             return None
         return views
