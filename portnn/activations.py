@@ -52,7 +52,17 @@ class Sigmoid(Activation):
 
     output_kind = "probability"
 
+    bound_attributes = (*Activation.bound_attributes, "kernels")
+
+    def bind(self, backend: Backend, dtype: Any) -> None:
+        super().bind(backend, dtype)
+        self.kernels = backend.sigmoid_kernels
+
     def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
+        if self.kernels is not None:  # the library's own (torch): one operation each way
+            sigmoid, sigmoid_backward = self.kernels
+            S = sigmoid(X)
+            return S, lambda dY, input_grad=True: sigmoid_backward(dY, S)
         xp, one, half = self.xp, self.one, self.half
         # As (1 + tanh(x/2)) / 2: tanh saturates, so no input overflows and none needs clipping,
         # in four operations where 1 / (1 + exp(-x)) with its clip takes six (tiny networks pay

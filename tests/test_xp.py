@@ -225,3 +225,22 @@ def test_elementwise_update_fast_paths_agree_with_generic(bk, rng, shape, offset
         fast, slow = op(bk), op(generic)
         assert_on_backend(fast, bk)
         np.testing.assert_allclose(pn.to_numpy(fast), pn.to_numpy(slow), rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_sigmoid_kernels_agree_with_the_tanh_form(bk, rng):
+    """Where the library has its own sigmoid (torch), the layer takes it; both ways must agree,
+    saturated inputs included."""
+    dtype = bk.dtype("float64" if bk.float64 else "float32")
+    X_host = np.concatenate([rng.normal(size=(6, 3)) * 4, [[-60.0, 0.0, 60.0]]])
+    dY_host = rng.normal(size=X_host.shape)
+    results = []
+    for backend in (bk, bk.variant(fast_paths=False)):
+        layer = pn.Sigmoid()
+        layer.bind(backend, dtype)
+        Y, backprop = layer.forward(backend.asarray(X_host, dtype), True)
+        results.append((pn.to_numpy(Y), pn.to_numpy(backprop(backend.asarray(dY_host, dtype)))))
+    (fast_y, fast_g), (slow_y, slow_g) = results
+    tol = 1e-12 if bk.float64 else 1e-6
+    np.testing.assert_allclose(fast_y, slow_y, rtol=tol, atol=tol)
+    np.testing.assert_allclose(fast_g, slow_g, rtol=tol, atol=tol)
+    np.testing.assert_allclose(slow_y, 1 / (1 + np.exp(-X_host)), rtol=tol, atol=tol)

@@ -22,6 +22,7 @@ _FLOAT_DTYPES = ("float32", "float64")
 #: The methods a library may replace by a fast path; ``variant(fast_paths=False)`` takes these
 #: generic versions instead, so that the tests can compare the two.
 FAST_PATHS = (
+    "sigmoid_kernels",
     "matmul",
     "matmul_into",
     "sum0_into",
@@ -59,6 +60,9 @@ class Backend(HostReads):
 
     library: ClassVar[str] = ""
     compiles: ClassVar[bool] = False
+    #: The library's own sigmoid and its gradient, ``(forward(x), backward(dY, Y))``, one operation
+    #: each where the standard needs four and three; None where it has none (portnn's tanh form).
+    sigmoid_kernels: ClassVar[tuple[Callable[..., Array], Callable[..., Array]] | None] = None
     fast_paths: ClassVar[bool] = True
     _float64_hint: ClassVar[str] = ""
     #: Turns a spec into its cached backend when one is unpickled or deep-copied: ``get_backend``,

@@ -37,6 +37,12 @@ class TorchBackend(OutParamBackend):
         spec = f"torch:{device.type}" if device.index in (None, 0) else f"torch:{device}"
         return cls(spec, xp, device, torch)
 
+    @property
+    def sigmoid_kernels(self) -> Any:  # type: ignore[override]
+        # torch's sigmoid and the kernel its autograd runs backwards: one operation each (the tanh
+        # form takes four and three, each paying torch's dispatch, and on CUDA a kernel launch)
+        return self._native.sigmoid, self._native.ops.aten.sigmoid_backward.default
+
     def _supports_float64(self) -> bool:
         return bool(self.device.type != "mps")
 
