@@ -54,7 +54,7 @@ def register_vdot(xp: Any, vdot: Any) -> None:
 def sum_of_squares(xp: Any, x: Array, fast: bool = True) -> Array:
     """``sum(x * x)`` over every element of a real array ``x`` of namespace ``xp``.
 
-    NumPy and CuPy take ``vdot``: one call, 0.5 us for a (4, 1) NumPy array where the generic
+    NumPy and CuPy take ``vdot``, torch ``sum(x * x)``: 0.5 us for a (4, 1) NumPy array where the generic
     ``reshape`` + ``vecdot`` (``fast=False``) take 2.2 us.
 
     >>> float(sum_of_squares(np, np.array([[3.0], [4.0]])))

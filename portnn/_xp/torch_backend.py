@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import Array
+from .arrays import Array, register_vdot
 from .libraries import _import
 from .outparam import OutParamBackend
 
@@ -29,6 +29,9 @@ class TorchBackend(OutParamBackend):
         """The backend of spec ``torch`` (torch's default device), ``torch:cpu``, ``torch:cuda[:N]``."""
         torch = _import("torch")
         xp = _torch_namespace(torch)
+        register_vdot(
+            xp, lambda a, b: torch.sum(a * b)
+        )  # MSE's sum of squares: two operations, not a reshape and vecdot
         device = torch.device(device_name) if device_name else torch.get_default_device()
         if device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("torch reports no CUDA device")
@@ -92,6 +95,16 @@ class TorchBackend(OutParamBackend):
         if in_place and self.writeable:
             return x.clamp_min_(value)
         return self.xp.maximum(x, value)
+
+    def matmul(self, a: Array, b: Array) -> Array:
+        # torch.mm: the 2-D product without torch.matmul's dispatch on the operands' ranks
+        return self._native.mm(a, b) if a.ndim == 2 == b.ndim else a @ b
+
+    def sub_scaled(self, a: Array, b: Array, scale: Any) -> Array:
+        # a - scale * b in one in-place operation (b, the scratch space, is left as it was)
+        if self.writeable and a.shape == b.shape:
+            return a.addcmul_(b, scale, value=-1)
+        return super().sub_scaled(a, b, scale)
 
 
 @contextlib.contextmanager
