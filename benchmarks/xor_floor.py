@@ -1,11 +1,11 @@
 """How far a tiny network's epoch can go: the xor workload's step as its bare operations, written
 inline with no library around them, beside portnn's fit, the seed loop and torch eager.
 
-The bare sequence is exactly what portnn's step computes (the tanh sigmoid, the MSE gradient,
-the products, the SGD update), so its time is the floor of any op-by-op implementation on that
-library: what portnn adds on top of it is its Python structure (layers, closures, the loop's loss
-read, history and divergence snapshot). Rounds are interleaved and medians reported, as in
-``portnn bench``.
+Each bare sequence is exactly what portnn's step computes on that library (NumPy: the tanh
+sigmoid, np.dot products; torch: its own sigmoid and sigmoid_backward, torch.mm, one addcmul_ for
+the SGD step), so its time is the floor of an op-by-op implementation that makes those calls: what
+portnn adds on top is its Python structure (layers, closures, the loop's loss read, history and
+divergence snapshot). Rounds are interleaved and medians reported, as in ``portnn bench``.
 
 Run: python benchmarks/xor_floor.py [--rounds 9] [--epochs 2000]
 """
@@ -45,20 +45,41 @@ def bare_step(lib: str) -> Callable[[], object]:
     n1 = w1.size
     W1, W2 = flat_w[:n1].reshape(w1.shape), flat_w[n1:].reshape(w2.shape)
     G1, G2 = flat_g[:n1].reshape(w1.shape), flat_g[n1:].reshape(w2.shape)
-    lr = flat_w.new_tensor(w.lr) if lib == "torch" else np.asarray(w.lr)
-    dot, tanh = (torch.mm, torch.tanh) if lib == "torch" else (np.dot, np.tanh)
+    if lib == "torch":
+        return _torch_step(X, y, W1, W2, G1, G2, flat_w, flat_g, flat_w.new_tensor(w.lr))
+    lr = np.asarray(w.lr)
 
-    def step() -> object:
-        A = half * tanh(half * dot(X, W1)) + half
-        P = half * tanh(half * dot(A, W2)) + half
+    def step() -> object:  # NumPy: the tanh sigmoid, np.dot products, vdot for the sum of squares
+        A = half * np.tanh(half * np.dot(X, W1)) + half
+        P = half * np.tanh(half * np.dot(A, W2)) + half
         diff = P - y
-        value = (diff * diff).sum() * 0.25 if lib == "torch" else np.vdot(diff, diff) * 0.25
+        value = np.vdot(diff, diff) * 0.25
         dO = diff * 0.5 * (P * (one - P))
-        dot(A.T, dO, out=G2)
-        dH = dot(dO, W2.T) * (A * (one - A))
-        dot(X.T, dH, out=G1)
+        np.dot(A.T, dO, out=G2)
+        dH = np.dot(dO, W2.T) * (A * (one - A))
+        np.dot(X.T, dH, out=G1)
         flat_g.__imul__(lr)  # in place; "flat_g *= lr" would make the closure's names local
         flat_w.__isub__(flat_g)
+        return value
+
+    return step
+
+
+def _torch_step(*arrays: torch.Tensor) -> Callable[[], object]:
+    """torch: torch.sigmoid and aten's sigmoid_backward, torch.mm, sum(x * x), one addcmul_."""
+    X, y, W1, W2, G1, G2, flat_w, flat_g, lr = arrays
+    sigmoid_backward = torch.ops.aten.sigmoid_backward.default
+
+    def step() -> object:
+        A = torch.sigmoid(torch.mm(X, W1))
+        P = torch.sigmoid(torch.mm(A, W2))
+        diff = P - y
+        value = torch.sum(diff * diff) * 0.25
+        dO = sigmoid_backward(diff * 0.5, P)
+        torch.matmul(A.T, dO, out=G2)
+        dH = sigmoid_backward(torch.mm(dO, W2.T), A)
+        torch.matmul(X.T, dH, out=G1)
+        flat_w.addcmul_(flat_g, lr, value=-1)
         return value
 
     return step
