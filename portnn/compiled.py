@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .layers import Dropout
 from .losses import Loss
 from .optim import Optimizer
-from .paramblock import all_in_place
+from .paramblock import all_in_place, state_dict_slots
 
 if TYPE_CHECKING:
     from .network import Network
@@ -67,10 +67,7 @@ class CompiledStep:
         # a tiny network's step pays for every Python-level list and attribute it goes through.
         # The optimizer's state dicts the slots point into: replaced (a reset after divergence
         # does), the slots are made again before the next call.
-        self.state_dicts = [(vars(optimizer), "state", optimizer.state)]
-        self.state_dicts += [
-            (optimizer.state, key, optimizer.state[key]) for key in dict.fromkeys(k for k, _ in state_keys)
-        ]
+        self.state_dicts = state_dict_slots(optimizer, [p.name for p in self.parameters if optimizer.state[p.name]])
         self.slots = [
             *((p.store, p.key) for p in self.parameters),
             *((p.grads, p.key) for p in self.parameters),

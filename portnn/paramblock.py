@@ -36,7 +36,7 @@ class ParameterBlock:
     >>> block.values.shape, block.intact()  # the weight's 6 values and the bias's 3, each padded to 64 bytes
     ((16,), True)
     >>> block.values[...] = 0.0  # every parameter with it
-    >>> float(abs(net.state_dict()["0.weight"]).sum())
+    >>> float(net.xp.sum(net.xp.abs(net.state_dict()["0.weight"])))
     0.0
     """
 
@@ -96,6 +96,13 @@ def all_in_place(slots: list[tuple[dict[str, Array], str, Array]]) -> bool:
     return True
 
 
+def state_dict_slots(optimizer: Any, keys: list[str]) -> list[tuple[dict[str, Any], str, Any]]:
+    """Slots (see :func:`all_in_place`) for ``optimizer.state`` and its dicts for ``keys``: what
+    code holding on to those dicts checks, since a reset (after divergence) replaces them."""
+    state = optimizer.state
+    return [(vars(optimizer), "state", state), *((state, key, state[key]) for key in keys)]
+
+
 class FlatState:
     """An optimizer's state for a :class:`ParameterBlock`: one flat array per state name, whose
     parts are the per-parameter arrays in ``optimizer.state`` (kept there, with their values, for
@@ -110,7 +117,7 @@ class FlatState:
         # each state array.
         self.slots = [*block.value_slots, *block.grad_slots]
         if self.state:  # plain SGD keeps none
-            self.slots += [(vars(optimizer), "state", state), *((state, key, state[key]) for key in block.names)]
+            self.slots += state_dict_slots(optimizer, block.names)
         for name, flat in self.state.items():
             for key, view in zip(block.names, block.views(flat)):
                 entries = state[key]

@@ -29,9 +29,6 @@ class TorchBackend(OutParamBackend):
         """The backend of spec ``torch`` (torch's default device), ``torch:cpu``, ``torch:cuda[:N]``."""
         torch = _import("torch")
         xp = _torch_namespace(torch)
-        register_vdot(
-            xp, lambda a, b: torch.sum(a * b)
-        )  # MSE's sum of squares: two operations, not a reshape and vecdot
         device = torch.device(device_name) if device_name else torch.get_default_device()
         if device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("torch reports no CUDA device")
@@ -149,4 +146,6 @@ def _torch_namespace(torch: Any) -> Any:
         return compat.vecdot(x1, x2, axis=axis)
 
     fast.__dict__.update(maximum=maximum, minimum=minimum, vecdot=vecdot)
+    # MSE's sum of squares as sum(x * x), without array-api-compat's Python reshape around vecdot
+    register_vdot(fast, lambda a, b: torch.sum(a * b))
     return fast
