@@ -17,7 +17,7 @@ import numpy as np
 
 import portnn as pn
 from portnn.bench.machine import describe_machine
-from portnn.step import TrainStep
+from portnn.train.step import TrainStep
 
 
 def mnist_net(seed: int = 0) -> pn.Sequential:

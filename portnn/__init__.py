@@ -12,22 +12,31 @@ The same network and backprop train on NumPy, CuPy, PyTorch, JAX and array-api-s
 
 from __future__ import annotations
 
-from . import callbacks, datasets, distributed, initializers, io, losses, metrics, optim
+import sys
+
+from . import datasets, distributed, initializers, io, optim
 from ._xp import Backend, available_backends, get_backend, to_numpy
-from .activations import ELU, GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
-from .backup import BackupAndRestore
-from .callbacks import Callback, EarlyStopping, History
-from .divergence import DivergenceError
-from .layers import Dense, Dropout, Layer, register_layer
-from .losses import MSE, BinaryCrossEntropy, CrossEntropy, Exponential, KLDivergence, Loss
-from .metrics import R2, Accuracy, MeanAbsoluteError, MeanSquaredError, Metric, TopKAccuracy
-from .model import Sequential, load
-from .network import Network
-from .normalization import BatchNorm, LayerNorm
-from .parameter import Buffer, Parameter
-from .step import TrainStep, value_and_grad
+from .nn.activations import ELU, GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .nn.layers import Dense, Dropout, Layer, register_layer
+from .nn.network import Network
+from .nn.normalization import BatchNorm, LayerNorm
+from .nn.parameter import Buffer, Parameter
+from .objectives import losses, metrics
+from .objectives.losses import MSE, BinaryCrossEntropy, CrossEntropy, Exponential, KLDivergence, Loss
+from .objectives.metrics import R2, Accuracy, MeanAbsoluteError, MeanSquaredError, Metric, TopKAccuracy
+from .train import callbacks
+from .train.backup import BackupAndRestore
+from .train.callbacks import Callback, EarlyStopping, History
+from .train.divergence import DivergenceError
+from .train.model import Sequential, load
+from .train.step import TrainStep, value_and_grad
 
 __version__ = "0.1.0"
+
+# The module paths users import from keep working: `portnn.losses` is `portnn.objectives.losses`.
+for _name, _module in {"losses": losses, "metrics": metrics, "callbacks": callbacks}.items():
+    sys.modules[f"{__name__}.{_name}"] = _module
+del _name, _module
 
 __all__ = [
     "ELU",

@@ -1,6 +1,6 @@
 """``python -m portnn``: the ``portnn`` command (so that ``mpiexec -n P python -m mpi4py -m portnn
 train ... --distributed`` runs it on every rank)."""
 
-from .cli import main
+from .cli.main import main
 
 raise SystemExit(main())

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ._xp import Backend, available_backends, get_backend, to_numpy
-from .callbacks import Callback
+from .train.callbacks import Callback
 
 # Every backend spec the test matrix knows; the ones not usable here are skipped with a reason.
 ALL_SPECS = (

@@ -106,7 +106,7 @@ def test_evaluate_refuses_a_regression_target_that_is_not_numeric(tmp_path, caps
 
 
 def test_a_csv_ending_with_a_blank_line_is_read(tmp_path):
-    from portnn.datafiles import read_table
+    from portnn.cli.datafiles import read_table
 
     path = tmp_path / "blank.csv"
     path.write_text("a,b,label\n1,2,x\n\n3,4,y\n\n")
@@ -125,8 +125,8 @@ def test_a_val_split_that_empties_a_side_is_refused(tmp_path, capsys, fraction, 
 
 def test_standardisation_uses_the_training_rows_only(tmp_path, capsys):
     import portnn as pn
-    from portnn.datafiles import read_table
-    from portnn.train_cli import _split
+    from portnn.cli.datafiles import read_table
+    from portnn.cli.train import _split
 
     write_csv(tmp_path / "words.csv")
     rewrite_labels(tmp_path / "words.csv", tmp_path / "ints.csv", "label", ["0", "1", "2"])

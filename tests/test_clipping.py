@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import portnn as pn
-from portnn.parameter import Parameter
+from portnn.nn.parameter import Parameter
 from portnn.testing import backend_skip_reason
 
 SHAPES = [(3, 4), (4,), (2, 3)]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import portnn as pn
-from portnn.losses import get_loss
-from portnn.step import TrainStep
+from portnn.objectives.losses import get_loss
+from portnn.train.step import TrainStep
 
 OPTIMIZERS = [
     lambda: pn.optim.SGD(lr=0.1),

@@ -14,7 +14,7 @@ import pytest
 from readme_blocks import python_block
 
 import portnn as pn
-from portnn.layers import LAYERS
+from portnn.nn.layers import LAYERS
 from portnn.testing import assert_close, assert_on_backend, numeric_grad
 
 exec(compile(python_block("## Write your own layer").split("\nX, y =")[0], "README.md", "exec"), {})

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 import portnn as pn
-from portnn.metrics import R2, Accuracy, MeanAbsoluteError, MeanSquaredError, Metric, TopKAccuracy, get_metric
+from portnn.objectives.metrics import (
+    R2,
+    Accuracy,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    Metric,
+    TopKAccuracy,
+    get_metric,
+)
 from portnn.testing import assert_close, assert_on_backend
 
 N = 40

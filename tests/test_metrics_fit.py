@@ -6,7 +6,7 @@ import pytest
 from test_metrics import N, dtype_of, weights_for
 
 import portnn as pn
-from portnn.metrics import TopKAccuracy
+from portnn.objectives.metrics import TopKAccuracy
 from portnn.testing import assert_close
 
 

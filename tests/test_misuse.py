@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import portnn as pn
-from portnn.misuse import check_output
+from portnn.objectives.misuse import check_output
 
 
 class OwnSquash(pn.Layer):

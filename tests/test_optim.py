@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import portnn as pn
-from portnn.parameter import Parameter
+from portnn.nn.parameter import Parameter
 from portnn.testing import assert_close
 
 

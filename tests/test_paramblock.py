@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import portnn as pn
-from portnn.step import TrainStep
+from portnn.train.step import TrainStep
 
 OPTIMIZERS = {
     "sgd": lambda: pn.optim.SGD(lr=0.1),

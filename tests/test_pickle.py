@@ -44,12 +44,12 @@ def test_the_copy_shares_no_array_with_the_original():
 def test_unpickling_where_the_backend_is_missing_says_what_to_do(monkeypatch):
     net, _, _ = trained("numpy", pn.optim.SGD(lr=0.5))
     data = pickle.dumps(net)
-    import portnn.network
+    import portnn.nn.network
 
     def unavailable(spec):
         raise ValueError(f"backend: {spec!r} cannot be used here (not installed)")
 
-    monkeypatch.setattr(portnn.network, "get_backend", unavailable)
+    monkeypatch.setattr(portnn.nn.network, "get_backend", unavailable)
     with pytest.raises(ValueError, match=r"saved on 'numpy'.*net\.to\('numpy'\).*pn\.load"):
         pickle.loads(data)
 

@@ -5,7 +5,7 @@ import re
 import pytest
 
 import portnn as pn
-from portnn import progress
+from portnn.train import progress
 
 
 def small_fit(**kwargs):
@@ -46,7 +46,7 @@ def test_in_a_jupyter_kernel_auto_shows_a_bar(tmp_path):
         "X, y = pn.datasets.xor()\n"
         "net = pn.Sequential(pn.Dense(2, 3), pn.Tanh(), pn.Dense(3, 1), seed=0)\n"
         "h = net.fit(X, y, epochs=4)\n"
-        "print(pn.progress.in_notebook(), len(h.history['loss']))\n"
+        "print(pn.train.progress.in_notebook(), len(h.history['loss']))\n"
     )
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     client = nbclient.NotebookClient(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import portnn as pn
-from portnn import demos
+from portnn.cli import demos
 
 
 def seed_xor_loop(epochs):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import portnn as pn
-from portnn.shuffling import ShuffleOrders
+from portnn.train.shuffling import ShuffleOrders
 
 
 @pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.MT19937, np.random.Philox])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import portnn as pn
-from portnn.step import TrainStep
+from portnn.train.step import TrainStep
 
 
 def regression(rng, n=64):
@@ -81,7 +81,7 @@ def _copy_rng(generator):
 @pytest.mark.parametrize("chunk_bytes", [1, 3 * 5 * 3 * 8, 2**30])
 def test_gathering_by_chunks_changes_nothing(rng, monkeypatch, chunk_bytes):
     """One batch per gather, three, or the whole epoch at once: the same weights, bit for bit."""
-    from portnn import batches
+    from portnn.train import batches
 
     X, y = regression(rng, n=37)
     reference = linear_net(seed=2)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import portnn as pn
-from portnn.step import TrainStep
 from portnn.testing import assert_close
+from portnn.train.step import TrainStep
 
 N, F = 12, 3
 

@@ -23,8 +23,8 @@ WORKLOADS = ("xor", "mnist", "large", "sweep")
 
 def portnn_runner(w: Workload, spec: str, X: Any, y: Any) -> tuple[Runner, Any]:
     """A runner training a portnn model on ``spec`` (data placed on the device first), and the backend."""
-    from ..model import Sequential
-    from ..optim import SGD
+    from ..optim.optimizers import SGD
+    from ..train.model import Sequential
 
     bk = get_backend(spec)
     dtype = bk.dtype(w.dtype)

@@ -87,8 +87,8 @@ def make_data(w: Workload) -> tuple[np.ndarray, np.ndarray]:
 
 def build_layers(w: Workload) -> list[Any]:
     """portnn layers for ``w`` (sigmoid after every layer for XOR, logits out for classification)."""
-    from ..activations import get_activation
-    from ..layers import Dense
+    from ..nn.activations import get_activation
+    from ..nn.layers import Dense
 
     layers: list[Any] = []
     for i, (n_in, n_out) in enumerate(zip(w.sizes, w.sizes[1:])):
@@ -104,7 +104,7 @@ def initial_weights(w: Workload) -> list[tuple[np.ndarray, np.ndarray | None]]:
 
     Made once per workload (the large network's take seconds); callers copy what they change.
     """
-    from ..model import Sequential
+    from ..train.model import Sequential
 
     if w.name == "xor":
         seed = datasets.xor_seed_weights()

@@ -1,6 +1,6 @@
 """The data-parallel step compiled where the backend compiles (JAX): a compiled gradient
 function, the reduction between the ranks (outside any trace: it is communication), and a
-compiled update. Both parts are :class:`portnn.compiled.CompiledStep` bodies, so they trace the
+compiled update. Both parts are :class:`portnn.train.compiled.CompiledStep` bodies, so they trace the
 same layer, loss and optimizer code as the eager step.
 """
 
@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..compiled import CompiledStep
+from ..train.compiled import CompiledStep
 
 if TYPE_CHECKING:
-    from ..metricbase import MetricSet
-    from ..network import Network
-    from ..optim import Optimizer
+    from ..nn.network import Network
+    from ..objectives.metricbase import MetricSet
+    from ..optim.optimizers import Optimizer
     from .shares import ScaledLoss
 
 Array = Any

@@ -16,19 +16,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._xp import to_numpy
-from ..compiled import can_compile
-from ..evaluation import weighted_mean
-from ..layers import Dropout
-from ..lossbase import Loss
-from ..step import TrainStep
+from ..nn.layers import Dropout
+from ..objectives.lossbase import Loss
+from ..train.compiled import can_compile
+from ..train.evaluation import weighted_mean
+from ..train.step import TrainStep
 from .compiled import SplitStep
 from .shares import ScaledLoss, local_metrics, merge_metrics, share
 
 if TYPE_CHECKING:
-    from ..metricbase import MetricSet
-    from ..network import Network
-    from ..optim import Optimizer
-    from .comm import Communicator
+    from ..nn.network import Network
+    from ..objectives.metricbase import MetricSet
+    from ..optim.optimizers import Optimizer
 
 Array = Any
 
@@ -39,7 +38,7 @@ class ParallelFit:
 
     def __init__(
         self,
-        comm: Communicator,
+        comm: Any,  # a portnn.distributed.Communicator (comm.py makes this object, so no import back)
         model: Network,
         data: Any,
         loss: Loss,

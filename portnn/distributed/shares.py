@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._xp import to_numpy
-from ..lossbase import Loss
+from ..objectives.lossbase import Loss
 
 Array = Any
 

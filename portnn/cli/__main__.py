@@ -1,0 +1,7 @@
+"""``python -m portnn.cli``: the ``portnn`` command."""
+
+import sys
+
+from .main import main
+
+sys.exit(main())

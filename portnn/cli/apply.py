@@ -1,0 +1,92 @@
+"""``portnn evaluate MODEL --data FILE`` and ``portnn predict MODEL --data FILE [--out FILE]``: a
+model trained by ``portnn train --data`` applied to new data, read the way its training data was."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from typing import Any
+
+import numpy as np
+
+from ..train.model import Sequential, load
+from .datafiles import Table, has_column, read_table
+from .train import predictions
+
+
+def _features(net: Sequential, table: Table, path: str) -> np.ndarray:
+    meta = net.metadata
+    if "features" not in meta:
+        raise ValueError("this model was not trained by `portnn train --data`: it does not say how to read data")
+    names = meta["features"]
+    if path.endswith(".csv"):
+        missing = [n for n in names if n not in table.features]
+        if missing:
+            raise ValueError(f"--data: {path!r} lacks the model's feature columns {missing}")
+        X = table.X[:, [table.features.index(n) for n in names]]
+    else:
+        X = table.X
+    if X.shape[1] != len(names):
+        raise ValueError(f"--data: the model takes {len(names)} features, {path!r} has {X.shape[1]}")
+    return (X - np.array(meta["mean"])) / np.array(meta["std"])
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _labels(net: Sequential, raw: Any, path: str) -> np.ndarray:
+    """The targets in ``raw`` (text, as read) as the model's class indices, or as values."""
+    target = net.metadata.get("target", "y")
+    where = f"--data: the target column {target!r} of {path!r}"
+    classes = net.metadata.get("classes")
+    if classes is None:
+        bad = sorted({str(v) for v in raw if _number(str(v)) is None})
+        if bad:
+            raise ValueError(f"{where} holds values that are not numbers: {bad[:5]}")
+        values = raw.astype(np.float64)
+        return values[:, None] if values.ndim == 1 else values
+    index = {c: i for i, c in enumerate(classes)}
+    if all(c.lstrip("-").isdigit() for c in classes):  # whole-number classes: "3.0" is class "3"
+        numbers = {str(v): _number(str(v)) for v in raw}
+        bad = sorted(v for v, x in numbers.items() if x is None or not x.is_integer())
+        if bad:
+            raise ValueError(f"{where} holds labels that are not whole numbers: {bad[:5]}; classes: {classes}")
+        raw = np.array([str(int(numbers[str(v)])) for v in raw])  # type: ignore[arg-type]
+    unknown = sorted({str(v) for v in raw} - set(index))
+    if unknown:
+        raise ValueError(f"{where} holds labels {unknown[:5]} that are not among the model's classes {classes}")
+    return np.array([index[str(v)] for v in raw], dtype=np.int64)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Print the loss and the metrics of a saved model on labelled data."""
+    net = load(args.model, backend=args.backend)
+    table = read_table(args.data, net.metadata.get("target", "y"), task="raw")
+    X, y = _features(net, table, args.data), _labels(net, table.y, args.data)
+    metrics = [m for m in args.metrics.split(",") if m] if args.metrics else net.metadata.get("metrics", [])
+    results = net.evaluate(X, y, loss=net.metadata["loss"], metrics=metrics, batch_size=args.batch_size)
+    print("  ".join(f"{k} {v:.6g}" for k, v in results.items()))
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Write one prediction per row (the user's labels, or values) as CSV, to --out or stdout."""
+    net = load(args.model, backend=args.backend)
+    target = net.metadata.get("target", "y")
+    table = read_table(args.data, target if has_column(args.data, target) else None, task="raw")
+    out = predictions(net, _features(net, table, args.data))
+    if out.ndim == 2 and out.shape[1] == 1:  # one output column: named like the target
+        out = out[:, 0]
+    header = [target] if out.ndim == 1 else [f"{target}{i}" for i in range(out.shape[1])]
+    rows = [[v] if out.ndim == 1 else list(v) for v in out]
+    if args.out:
+        with open(args.out, "w", newline="") as f:
+            csv.writer(f).writerows([header, *rows])
+    else:
+        csv.writer(sys.stdout).writerows([header, *rows])
+    return 0

@@ -1,0 +1,101 @@
+"""The divergence guard of ``fit``: a non-finite loss or parameter stops training with
+:class:`DivergenceError`, and the weights of the last finite epoch are put back."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..nn.network import Network
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss or parameter; the model keeps its last finite weights."""
+
+
+def first_bad_step(backend: Any, step_losses: list) -> int:
+    """The index of the first non-finite step loss (read one by one: only once training failed)."""
+    return next((i for i, v in enumerate(step_losses) if not math.isfinite(backend.read(v))), len(step_losses) - 1)
+
+
+class DivergenceGuard:
+    """Keeps the parameters and buffers of the last two epoch ends, copied in place (no allocation
+    per epoch): the parameter block in one copy where the network has one (see
+    :mod:`portnn.nn.paramblock`), else each parameter. The second buffer is made at the first
+    snapshot, so a one-epoch fit copies the weights once.
+    """
+
+    def __init__(self, model: Network) -> None:
+        self.model, self.block, self.writeable = model, model.parameter_block, model.backend.writeable
+        self.parameters, self.buffers = model.parameters(), model.buffers()  # buffers: running statistics
+        # each snapshot: (whether it is the parameter block's flat copy, the arrays)
+        self.latest: tuple[bool, list] | None = self._copies()
+        self.previous: tuple[bool, list] | None = None
+
+    def _sources(self) -> tuple[bool, list]:
+        """What a snapshot copies: the parameter block as one array while every parameter is its
+        view, else each parameter; then the buffers."""
+        flat = self.block is not None and self.block.values_intact()
+        arrays = [self.block.values] if flat else [p.value for p in self.parameters]  # type: ignore[union-attr]
+        if self.buffers:
+            arrays += [b.value for b in self.buffers]
+        return flat, arrays
+
+    def _copies(self) -> tuple[bool, list]:
+        flat, sources = self._sources()
+        return flat, [self.model.xp.asarray(a, copy=True) for a in sources]
+
+    def snapshot(self) -> None:
+        self.previous, self.latest = self.latest, self.previous
+        latest, block = self.latest, self.block
+        if latest is not None and latest[0] and self.writeable and not self.buffers and block.values_intact():  # type: ignore[union-attr]
+            latest[1][0][...] = block.values  # type: ignore[union-attr]  # the usual case, every epoch: one copy
+            return
+        flat, sources = self._sources()
+        if self.latest is None or self.latest[0] != flat:
+            self.latest = self._copies()
+        elif self.writeable:
+            for buf, source in zip(self.latest[1], sources):  # copy_into, inlined: runs every epoch
+                buf[...] = source
+        else:
+            self.latest = (flat, sources)  # immutable arrays: sharing is a copy
+
+    def _finite(self, arrays: list) -> bool:
+        xp, bk = self.model.xp, self.model.backend
+        return all(bk.read(xp.all(xp.isfinite(a)), bool) for a in arrays)
+
+    def _restore(self, snapshot: tuple[bool, list]) -> None:
+        """Put ``snapshot``'s values back: into the current arrays where writeable."""
+        flat, arrays = snapshot
+        bk, block = self.model.backend, self.block
+        targets: list = [*self.parameters, *self.buffers]
+        if flat and self.writeable and block.values_intact():  # type: ignore[union-attr]
+            bk.copy_into(block.values, arrays[0])  # type: ignore[union-attr]  # every parameter, the padding too
+            targets, pieces = list(self.buffers), arrays[1:]
+        else:
+            pieces = [*block.views(arrays[0]), *arrays[1:]] if flat else arrays  # type: ignore[union-attr]
+        for piece, target in zip(pieces, targets):
+            target.value = bk.copy_into(target.value, piece) if self.writeable else bk.xp.asarray(piece, copy=True)
+
+    def fail(self, epoch: int, step: int | None, what: str = "the loss") -> None:
+        restored = next((c for c in (self.latest, self.previous) if c is not None and self._finite(c[1])), None)
+        note = "the weights of the last finite epoch were restored"
+        if restored is None:
+            note = "no finite weights were left to restore"
+        else:
+            self._restore(restored)
+        opt = self.model.optimizer
+        if opt is not None:  # its moments may hold NaN: a later fit starts it afresh
+            opt.state, opt.steps = {}, 0
+            opt.bind(opt.parameters, opt.backend, owner=self.model)
+            note += " and the optimizer's state was reset"
+        where = f"epoch {epoch}" + (f", step {step}" if step is not None else "")
+        raise DivergenceError(
+            f"training diverged: {what} became non-finite at {where}; {note}. "
+            "Try a lower learning rate or scale the inputs (standardise X)."
+        )
+
+    def check_final(self, epoch: int) -> None:
+        if not self._finite(self._sources()[1]):
+            self.fail(epoch, None, what="a parameter")

@@ -1,0 +1,134 @@
+"""``evaluate``: a model's loss and metrics on data, in inference mode, batched on the device and
+read from it once. ``fit``'s validation is the same measurement, and the checks of the data
+(:func:`prepare`, :func:`prepare_weights`) are the ones ``fit`` makes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import _checks
+from .._xp import Backend, to_numpy
+from ..objectives import weights
+from ..objectives.lossbase import Loss, get_loss
+from ..objectives.metricbase import Metric, MetricSet, output_kind
+from ..objectives.misuse import check_output
+from ..objectives.weights import RowWeights
+
+if TYPE_CHECKING:
+    from ..nn.network import Network
+
+Array = Any
+
+
+def evaluate(
+    model: Network,
+    X: Any,
+    y: Any,
+    *,
+    loss: str | Loss = "mse",
+    metrics: Sequence[str | Metric] = (),
+    batch_size: int | None = None,
+    sample_weight: Any = None,
+) -> dict[str, float]:
+    """The loss (under ``"loss"``) and each metric (under its name) of ``model`` on ``(X, y)``:
+    inference mode (Dropout off), ``batch_size`` rows at a time (``None``: all at once), computed
+    on the device and read once at the end. With ``sample_weight`` (one per row) each is the
+    weighted mean over rows.
+
+    >>> import portnn as pn
+    >>> X, y = pn.datasets.xor()
+    >>> net = pn.Sequential(pn.Dense(2, 1), pn.Sigmoid(), seed=0)
+    >>> sorted(net.evaluate(X, y, loss="bce", metrics=["accuracy"]))
+    ['accuracy', 'loss']
+    """
+    loss = get_loss(loss)
+    batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
+    X, y = prepare(model, X, y, loss, "X", "y")
+    row_weights = prepare_weights(model, loss, y, sample_weight)
+    metric_set = MetricSet(metrics, output_kind(model, loss)) if metrics else None
+    with model.backend.floating_point_errors_ignored():
+        values = measure(model, X, y, row_weights, loss, metric_set, batch_size)
+    return read_all(model.backend, values)
+
+
+def prepare(model: Network, X: Any, y: Any, loss: Loss, x_name: str, y_name: str) -> tuple[Array, Array]:
+    """``X`` and ``y`` checked and placed on the model's backend, ``y`` in the form ``loss``
+    computes with; errors name ``x_name`` and ``y_name``."""
+    X = model.check_features(X, x_name)
+    y = _checks.targets(y_name, y, model.backend, model.dtype, X.shape[0])
+    check_output(model, loss, X, x_name)  # a loss that does not fit the model's output, before any step
+    n_out = model.n_out if model.n_out is not None else model.forward(X[:1, ...], False)[0].shape[1]
+    try:
+        y = loss.prepare_target(model.xp, y, (X.shape[0], n_out), model.dtype)
+    except ValueError as exc:
+        raise ValueError(f"{y_name}: {exc}") from exc
+    return X, y
+
+
+def prepare_weights(
+    model: Network, loss: Loss, y: Array, sample_weight: Any, class_weight: Any = None, name: str = "sample_weight"
+) -> RowWeights | None:
+    """The rows' weights (``sample_weight`` times ``class_weight``, checked; errors name ``name``)
+    on the host and the device, or ``None`` when neither is given."""
+    host = weights.row_weights(y.shape[0], y, sample_weight, class_weight, name)
+    if host is None:
+        return None
+    weights.check_loss_takes_weights(loss)
+    return RowWeights(host, model.backend.asarray(host, model.dtype))
+
+
+def batch_counts(ranges: list[tuple[int, int]], row_weights: RowWeights | None, order: Any = None) -> list:
+    """What each batch counts for in a mean over rows: its number of rows, or its total weight."""
+    if row_weights is None:
+        return [b - a for a, b in ranges]
+    return row_weights.batch_totals(ranges, order)
+
+
+def weighted_mean(values: list[Array], counts: list) -> Array:
+    """The batches' mean values combined into the mean over all their rows (on the device)."""
+    if len(values) == 1:
+        return values[0]
+    return sum(v * c for v, c in zip(values, counts)) / sum(counts)
+
+
+def measure(
+    model: Network,
+    X: Array,
+    y: Array,
+    row_weights: RowWeights | None,
+    loss: Loss,
+    metric_set: MetricSet | None,
+    batch_size: int | None = None,
+) -> dict[str, Array]:
+    """The loss and the metrics of ``model`` on prepared data, in inference mode: 0-D arrays on
+    the device, nothing read."""
+    xp, n = model.xp, X.shape[0]
+    size = n if batch_size is None else min(batch_size, n)
+    ranges = [(a, min(a + size, n)) for a in range(0, n, size)]
+    losses, stats = [], []
+    for a, b in ranges:
+        whole = len(ranges) == 1
+        Xb, yb = (X, y) if whole else (X[a:b, ...], y[a:b, ...])
+        wb = None if row_weights is None else (row_weights.device if whole else row_weights.device[a:b])
+        pred = model.forward(Xb, False)[0]
+        losses.append(loss.value_and_grad(xp, pred, yb)[0] if wb is None else loss.value_and_grad(xp, pred, yb, wb)[0])
+        if metric_set is not None:
+            stats.append(metric_set(xp, pred, yb, wb))
+    values = {"loss": weighted_mean(losses, batch_counts(ranges, row_weights))}
+    if metric_set is not None:
+        values.update(metric_set.values(xp, stats))
+    return values
+
+
+def read_all(backend: Backend, values: dict[str, Array]) -> dict[str, float]:
+    """0-D ``values`` computed on the device, read to the host as floats in one read."""
+    if len(values) == 1:  # the loss alone (no metrics, no validation): a plain read, the hot path of small nets
+        ((key, value),) = values.items()
+        return {key: backend.read(value)}
+    xp = backend.xp
+    dtype = next(iter(values.values())).dtype
+    stacked = xp.stack([v if v.dtype == dtype else xp.astype(v, dtype) for v in values.values()])
+    host = backend.read(stacked, lambda a: to_numpy(a).tolist())
+    return dict(zip(values, host))

@@ -1,0 +1,262 @@
+"""The fit loop: data placed on the device once, batches sliced there, one host read per epoch."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import _checks
+from ..objectives.lossbase import Loss, get_loss
+from ..objectives.metricbase import Metric, MetricSet, output_kind
+from ..objectives.weights import RowWeights
+from ..optim.optimizers import Optimizer, get_optimizer
+from . import progress as progress_display
+from .batches import TrainingData, run_steps
+from .callbacks import Callback, History
+from .divergence import DivergenceError, DivergenceGuard, first_bad_step
+from .evaluation import measure, prepare, prepare_weights, read_all, weighted_mean
+from .shuffling import ShuffleOrders
+from .step import TrainStep
+
+if TYPE_CHECKING:
+    from ..nn.network import Network
+
+__all__ = ["DivergenceError", "fit"]
+
+Array = Any
+
+
+def fit(
+    model: Network,
+    X: Any,
+    y: Any,
+    *,
+    loss: str | Loss = "mse",
+    optimizer: str | Optimizer | None = None,
+    epochs: int = 1,
+    batch_size: int | None = None,
+    shuffle: bool = True,
+    validation_data: tuple | None = None,
+    callbacks: Sequence[Callback] = (),
+    progress: bool | str = "auto",
+    compile: bool = True,
+    metrics: Sequence[str | Metric] = (),
+    sample_weight: Any = None,
+    class_weight: Any = None,
+    distributed: Any = None,
+) -> History:
+    """Train ``model`` on ``(X, y)``.
+
+    ``batch_size=None`` trains on the full batch (one step per epoch); ``1`` is per-sample SGD.
+    Rows are reshuffled every epoch from the model's seeded RNG when ``shuffle`` and there is more
+    than one batch. Losses stay on the device and are read once per epoch. A non-finite loss or
+    parameter stops training with :class:`DivergenceError`, restoring the last finite weights.
+    With ``compile`` (the default) each training step runs compiled where the backend compiles
+    (JAX, through ``jax.jit``; see :mod:`portnn.train.compiled`); elsewhere it changes nothing.
+    ``optimizer=None`` continues with ``model.optimizer`` (the last fit's, or the one loaded with
+    the model) and its state, or starts plain ``SGD(lr=0.01)`` when there is none. A callback
+    may set ``model.initial_epoch`` in ``on_train_begin`` (``BackupAndRestore`` does, to resume);
+    ``model.history`` is the History being filled. ``progress``: ``"auto"`` shows a bar in a
+    terminal or a Jupyter notebook and nothing elsewhere, ``"lines"`` one plain line per epoch (for
+    log files and CI), ``True``/``"bar"`` always the bar, ``False`` nothing (:mod:`portnn.train.progress`).
+
+    ``metrics`` (names or :class:`portnn.objectives.metrics.Metric` objects) are logged each epoch under their
+    names, computed on the device from the predictions each step trains on and read with the loss;
+    with ``validation_data`` (``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``) the
+    validation loss and metrics as ``val_loss``, ``val_<name>``. ``sample_weight`` (one per row)
+    and ``class_weight`` (``{label: weight}``, unlisted classes 1) weigh the rows: the loss, the
+    epoch's loss and the metrics become weighted means (weight 2 counts a row twice).
+
+    ``distributed`` (a :class:`portnn.distributed.Communicator`, from ``pn.distributed.init()``)
+    trains data-parallel: every rank runs this same ``fit``, ``batch_size`` is the global batch,
+    each rank trains on its share of every batch and the ranks sum their gradients, so the result
+    is a single process's (see :mod:`portnn.distributed`). Only rank 0 shows progress and writes
+    backups.
+
+    >>> import portnn as pn
+    >>> X, y = pn.datasets.xor()
+    >>> net = pn.Sequential(pn.Dense(2, 4), pn.Tanh(), pn.Dense(4, 1), pn.Sigmoid(), seed=0)
+    >>> h = net.fit(X, y, loss="mse", optimizer=pn.optim.SGD(lr=0.5), epochs=5, metrics=["accuracy"], progress=False)
+    >>> len(h.history["loss"]), len(h.history["accuracy"])
+    (5, 5)
+    """
+    loss = get_loss(loss)
+    optimizer = get_optimizer(optimizer if optimizer is not None else (model.optimizer or "sgd"))
+    if not isinstance(compile, bool):
+        raise TypeError(f"compile: expected True or False, got {compile!r}")
+    epochs = _checks.positive_int("epochs", epochs)  # type: ignore[assignment]
+    batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
+    shown = progress_display.resolve(progress)
+    X, y = prepare(model, X, y, loss, "X", "y")
+    data = TrainingData(X, y, prepare_weights(model, loss, y, sample_weight, class_weight), batch_size, shuffle)
+    _check_batch_rows(model, data.batches, batch_size)
+    validation = _validation(model, loss, validation_data)
+    metric_set = MetricSet(metrics, output_kind(model, loss)) if metrics else None
+    if distributed is None:
+        parallel = None
+        step = TrainStep.reuse(model.train_step, model, loss, optimizer, compile=compile, observe=metric_set)
+    else:
+        parallel = distributed.parallel_fit(model, data, loss, optimizer, metric_set, compile=compile)
+        step, model.rank = parallel.step, distributed.rank
+        shown = shown if distributed.rank == 0 else None
+    model.train_step, model.optimizer, model.stop_training, model.initial_epoch = step, optimizer, False, 0
+    callbacks = [History(), *callbacks]
+    model.history = callbacks[0]
+    try:
+        for cb in callbacks:
+            cb.on_train_begin(model)
+        if parallel is not None:
+            parallel.synchronize()
+        _train(model, step, data, validation, metric_set, callbacks, shown, epochs, parallel)
+        for cb in callbacks:  # still as this rank: only rank 0 removes a backup
+            cb.on_train_end(model)
+    finally:
+        if parallel is not None:
+            parallel.finish()
+    return callbacks[0]  # type: ignore[return-value]
+
+
+def _train(
+    model: Network,
+    step: TrainStep,
+    data: TrainingData,
+    validation: tuple | None,
+    metric_set: MetricSet | None,
+    callbacks: list[Callback],
+    shown: str | None,
+    epochs: int,
+    parallel: Any,
+) -> int:
+    """The epochs, with the progress display open, and the final check of the weights; the index
+    of the last epoch run."""
+    bar = progress_display.make(shown, epochs, model.initial_epoch)
+    loop = _Loop(model, step, data, validation, metric_set, callbacks, bar, parallel)
+    try:
+        with model.backend.floating_point_errors_ignored():
+            epoch = loop.run(epochs)
+    finally:
+        if bar is not None:
+            bar.close()
+    loop.guard.check_final(epoch)
+    return epoch
+
+
+def _validation(model: Network, loss: Loss, data: Any) -> tuple[Array, Array, RowWeights | None] | None:
+    if data is None:
+        return None
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        raise TypeError("validation_data: expected a pair (X_val, y_val) or (X_val, y_val, sample_weight_val)")
+    X, y = prepare(model, data[0], data[1], loss, "validation_data[0]", "validation_data[1]")
+    weights = prepare_weights(model, loss, y, data[2], name="validation_data[2]") if len(data) == 3 else None
+    return X, y, weights
+
+
+class _Loop:
+    """The epochs of one fit: train, measure, read once, guard, call back."""
+
+    def __init__(
+        self,
+        model: Network,
+        step: TrainStep,
+        data: TrainingData,
+        validation: tuple | None,
+        metric_set: MetricSet | None,
+        callbacks: list[Callback],
+        bar: progress_display.Bar | progress_display.Lines | None,
+        parallel: Any = None,
+    ) -> None:
+        self.model, self.step, self.data, self.validation = model, step, data, validation
+        # a data-parallel fit (portnn.distributed.parallel): its epochs, validation and stop
+        self.parallel = parallel
+        self.epoch = self.train_epoch if parallel is None else parallel.train_epoch
+        if parallel is None and len(data.batches) == 1 and data.w is None and metric_set is None:
+            self.epoch = self.one_step_epoch
+        self.metric_set, self.callbacks, self.bar = metric_set, callbacks, bar
+        # Histories take in what callbacks after them added to the logs; with no other callback, nothing.
+        others = any(not isinstance(cb, History) for cb in callbacks)
+        self.histories = [cb for cb in callbacks if isinstance(cb, History)] if others else []
+        self.guard = DivergenceGuard(model)  # after on_train_begin: a restored run's weights
+        shuffled = data.shuffle and len(data.batches) > 1 and parallel is None
+        self.orders = ShuffleOrders(model.shuffle_rng, data.n, model.backend) if shuffled else None
+        self.step_call = step.run  # per batch: the step itself where compiled (it follows lr changes)
+
+    def run(self, epochs: int) -> int:
+        """The epoch loop; returns the index of the last epoch run. What it uses every epoch is
+        bound to local names first: a tiny network's epoch lasts a few microseconds, so the
+        loop's own lookups are a measurable part of it."""
+        model, first, start_time = self.model, self.model.initial_epoch, time.perf_counter()
+        train_epoch, validation, orders, bar, parallel = (
+            self.epoch,
+            self.validation,
+            self.orders,
+            self.bar,
+            self.parallel,
+        )
+        read_loss, isfinite, snapshot = model.backend.reader(float), math.isfinite, self.guard.snapshot
+        callbacks, histories, last = self.callbacks, self.histories, epochs - 1
+        epoch = first - 1  # when a resumed run has no epoch left to run
+        for epoch in range(first, epochs):
+            step_losses, values = train_epoch()
+            if validation is not None:
+                values.update({f"val_{key}": value for key, value in self.measure(*validation).items()})
+            if orders is not None and epoch < last:
+                orders.draw_ahead()  # while the device still works: the read below waits for it
+            # the one host read of the epoch (the loss alone: a plain read, the hot path of small nets)
+            logs = read_all(model.backend, values) if len(values) > 1 else {"loss": read_loss(values["loss"])}
+            if not isfinite(logs["loss"]):
+                self.guard.fail(epoch, first_bad_step(model.backend, step_losses))
+            if epoch < last:  # after the last epoch, check_final looks at the weights instead
+                snapshot()
+            for cb in callbacks:
+                cb.on_epoch_end(model, epoch, logs)
+            for history in histories:  # what callbacks after a History added to the logs
+                history.settle_epoch(logs)
+            if bar is not None:
+                bar.update(epoch, logs, self.data.n * (epoch + 1 - first) / (time.perf_counter() - start_time))
+            if parallel is not None:  # a callback of one rank stops them all
+                model.stop_training = parallel.any(model.stop_training)
+            if model.stop_training:
+                break
+        return epoch
+
+    def measure(self, X: Array, y: Array, weights: RowWeights | None) -> dict[str, Array]:
+        """The validation loss and metrics, on the device."""
+        if self.parallel is not None:
+            return self.parallel.validate(X, y, weights)  # type: ignore[no-any-return]
+        return measure(self.model, X, y, weights, self.step.loss, self.metric_set)
+
+    def one_step_epoch(self) -> tuple[list, dict[str, Array]]:
+        """:meth:`train_epoch` for the full batch, unweighted, without metrics: one step."""
+        loss = self.step_call(self.data.X, self.data.y)
+        return [loss], {"loss": loss}
+
+    def train_epoch(self) -> tuple[list, dict[str, Array]]:
+        """One epoch of steps: the steps' losses and the epoch's loss and metrics, on the device."""
+        data, run, order = self.data, self.step_call, None
+        if len(data.batches) == 1:
+            outs = [run(data.X, data.y)] if data.w is None else [run(data.X, data.y, data.w)]
+        elif self.orders is not None:
+            order, on_device = self.orders.take()
+            outs = data.shuffled_steps(self.model.xp, run, on_device)
+        else:
+            outs = run_steps(run, data.X, data.y, data.w, data.batches)
+        if self.metric_set is None:
+            return outs, {"loss": outs[0] if len(outs) == 1 else weighted_mean(outs, data.counts(order))}
+        losses = [out[0] for out in outs]
+        values = {"loss": weighted_mean(losses, data.counts(order))}
+        values.update(self.metric_set.values(self.model.xp, [out[1] for out in outs]))
+        return losses, values
+
+
+def _check_batch_rows(model: Network, batches: list[tuple[int, int]], batch_size: int | None) -> None:
+    """Refuse, before the first step, a batch too small for a layer (BatchNorm needs 2 rows)."""
+    layer = max(model.layers, key=lambda x: x.min_batch_rows, default=None)
+    smallest = min(b - a for a, b in batches)
+    if layer is not None and smallest < layer.min_batch_rows:
+        n = batches[-1][1]
+        raise ValueError(
+            f"batch_size: {type(layer).__name__} needs at least {layer.min_batch_rows} rows per training batch, but "
+            f"{n} rows in batches of {batch_size} leave a last batch of {smallest}; choose another batch_size"
+        )
