@@ -17,6 +17,10 @@ from portnn._xp import pin_full_precision
 
 pin_full_precision()
 
+# Scripts the tests start as subprocesses (under mpiexec, or killed mid-run), not test modules:
+# `--doctest-modules` would import them, running them, and fail where mpi4py or torch is absent.
+collect_ignore_glob = ["distributed_*.py", "resume_worker.py"]
+
 
 @pytest.fixture(params=testing.backend_params())
 def spec(request):
