@@ -13,9 +13,10 @@ if [ -z "${VIRTUAL_ENV:-}" ]; then
     . .venv/bin/activate
 fi
 python -m pip install -q -e ".[test]"
-# torch==2.13.0 is the local CPU build here: pinning it keeps pip from pulling CUDA packages. Elsewhere,
-# take torch's CPU build from the index the README names, before running this script.
-extras=("torch==2.13.0" "jax[cpu]" "matplotlib>=3.7" "scikit-learn>=1.9,<1.10" "scipy>=1.14" pandas "mpi4py>=4" "mpich>=4")
+extras=("jax[cpu]" "matplotlib>=3.7" "scikit-learn>=1.9,<1.10" "scipy>=1.14" pandas "mpi4py>=4" "mpich>=4")
+# torch==2.13.0 is the local CPU build here: pinning it keeps pip from pulling CUDA packages. A torch
+# already installed (elsewhere: the CPU build from the index the README names) is kept as it is.
+python -c "import torch" 2>/dev/null || extras=("torch==2.13.0" "${extras[@]}")
 if [ "${PORTNN_TEST_EXTRAS:-1}" != "0" ] && ! python -m pip install -q "${extras[@]}"; then
     for extra in "${extras[@]}"; do  # one at a time: what installs is tested, the rest is skipped
         python -m pip install -q "$extra" || echo "ci/test.sh: $extra did not install: its tests are skipped" >&2
