@@ -10,14 +10,12 @@ import glob
 import hashlib
 import json
 import os
-import struct
+import stat
 import tempfile
-from typing import Any
 
 import numpy as np
 
-_FORMAT = "portnn"
-_MAX_HEADER = 100_000_000
+from . import header
 
 
 def write(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
@@ -33,7 +31,7 @@ def write(path: str | os.PathLike, tensors: dict[str, np.ndarray], metadata: dic
 
     path = check_writable(path)
     arrays = {key: np.ascontiguousarray(value) for key, value in tensors.items()}
-    meta = {**metadata, "format": _FORMAT}
+    meta = {**metadata, "format": header.FORMAT}
     meta["checksum"] = _checksum(arrays, meta)
     try:
         _atomic_write(path, st_save(arrays, metadata=meta))
@@ -68,7 +66,7 @@ def _checksum(arrays: dict[str, np.ndarray], meta: dict[str, str]) -> str:
     for key in sorted(arrays):
         value = np.ascontiguousarray(arrays[key])
         digest.update(json.dumps([key, value.dtype.str, list(value.shape)]).encode())
-        digest.update(value.tobytes())
+        digest.update(value.reshape(-1).view(np.uint8))  # the bytes, not a copy of them
     digest.update(json.dumps(sorted((k, v) for k, v in meta.items() if k != "checksum")).encode())
     return f"sha256:{digest.hexdigest()}"
 
@@ -104,27 +102,15 @@ def _atomic_write(path: str, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def _read_header(path: str, data: bytes) -> dict[str, Any]:
-    if len(data) < 8:
-        raise ValueError(f"load: {path!r} is too short to be a safetensors file ({len(data)} bytes)")
-    (size,) = struct.unpack("<Q", data[:8])
-    if size > min(_MAX_HEADER, len(data) - 8):
-        raise ValueError(f"load: {path!r} is truncated or not a safetensors file (header of {size} bytes)")
-    try:
-        header = json.loads(data[8 : 8 + size])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"load: {path!r} has a corrupt header ({exc})") from exc
-    meta = header.get("__metadata__", {}) if isinstance(header, dict) else {}
-    if meta.get("format") != _FORMAT:
-        raise ValueError(f"load: {path!r} is a safetensors file but not a portnn model (no portnn metadata)")
-    return header
-
-
 def read(path: str | os.PathLike, verify: bool = True) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """The tensors and metadata of a file written by :func:`write`; nothing is unpickled. A file
-    that is truncated, not safetensors, not portnn's, or whose checksum does not match (any byte
-    changed) raises ``ValueError`` naming it. ``verify=False`` skips the checksum (for files
-    written before checksums, which have none).
+    """The tensors and metadata of a file written by :func:`write`; nothing is unpickled or run.
+
+    The file may come from anyone. Its header is checked before anything is allocated beyond the
+    file's own bytes (see :mod:`portnn.io.header`: a header no longer than the file, floating-point
+    tensors whose shapes match their byte ranges, ranges that tile the data exactly, metadata of
+    strings); then the checksum (any byte changed) unless ``verify=False`` (files written before
+    checksums have none). Every refusal is a ``ValueError`` naming the file and what is wrong.
+    Time and memory are proportional to the file's size.
 
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "t.safetensors")
@@ -133,23 +119,26 @@ def read(path: str | os.PathLike, verify: bool = True) -> tuple[dict[str, np.nda
     >>> tensors["w"], meta["note"]
     (array([1., 1.]), 'hi')
     """
-    from safetensors import SafetensorError
-    from safetensors.numpy import load as st_load
-
     path = os.fspath(path)
+    views, meta = header.parse(path, _file_bytes(path))
+    if verify:
+        _verify(path, views, meta)
+    return {name: view.copy() for name, view in views.items()}, meta  # aligned, writeable, the file's buffer freed
+
+
+def _file_bytes(path: str) -> bytearray:
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError(f"load: {path!r} is not a regular file")
+            data = bytearray(info.st_size)
+            got = f.readinto(data)
     except IsADirectoryError:
         raise ValueError(f"load: {path!r} is a folder, not a model file") from None
-    meta = _read_header(path, data)["__metadata__"]
-    try:
-        tensors = st_load(data)
-    except SafetensorError as exc:
-        raise ValueError(f"load: {path!r} is corrupt ({exc})") from exc
-    if verify:
-        _verify(path, tensors, meta)
-    return tensors, meta
+    if got != info.st_size:
+        raise ValueError(f"load: {path!r} changed while it was read ({got} of {info.st_size} bytes)")
+    return data
 
 
 def _verify(path: str, tensors: dict[str, np.ndarray], meta: dict[str, str]) -> None:
