@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._xp import Backend, library_of, to_numpy
+from ._xp import Backend, is_array, is_non_numpy_array, to_numpy
 
 Array = Any
 
@@ -17,7 +17,7 @@ def kind_check(name: str, x: Any) -> Any:
     """Reject strings, objects and complex numbers; return ``x`` (as NumPy if it was a list)."""
     if isinstance(x, (str, bytes, dict, set)) or x is None:
         raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}")
-    if library_of(x) is None:
+    if not is_array(x):
         try:
             x = np.asarray(x)
         except (ValueError, TypeError) as exc:
@@ -72,7 +72,7 @@ def features(name: str, X: Any, backend: Backend, dtype: Any, n_features: int | 
 def reject_string_labels(name: str, y: Any) -> Any:
     """``TypeError`` naming the fix when ``y`` holds strings (class names); else ``y``, as NumPy if it
     was a list."""
-    if y is None or isinstance(y, (str, bytes, dict, set)) or (library_of(y) not in (None, "numpy")):
+    if y is None or isinstance(y, (str, bytes, dict, set)) or is_non_numpy_array(y):
         return y  # kind_check refuses these types; other libraries have no string arrays
     try:
         y = np.asarray(y)

@@ -11,21 +11,26 @@ library's subclass overrides only where it differs, including the few fast paths
 
 Modules:
 
-- ``base``: the generic :class:`Backend`, the fallback for every method.
+- ``registry``: what each library is, known by its backend class (whether an array is its own, the
+  array on the host, the device in a spec, whether a spec names a GPU) and registered once.
+- ``base``: the generic :class:`Backend`, the fallback for every method, and its capabilities
+  (``arrays_are_numpy``, ``on_gpu``, ``writeable``, ``float64``, ``compiles``): code outside
+  this package asks these, never a library's name or a spec's text.
 - ``outparam``: the ``out=`` fast paths that NumPy, CuPy and torch share.
 - ``numpy_backend``, ``strict``, ``torch_backend``, ``jax_backend``, ``cupy_backend``: one subclass
   per library (array_api_strict's in ``strict``), with how its specs name devices.
 - ``resolve``: specs to cached backends (:func:`get_backend`), probing (:func:`available_backends`),
-  :func:`backend_of`.
-- ``arrays``: arrays of any library: :func:`to_numpy`, :func:`namespace_of`, :func:`sum_of_squares`.
+  :func:`backend_of`, what a spec says (:func:`spec_on_gpu`, :func:`spec_for_rank`).
+- ``arrays``: arrays of any library: :func:`is_array`, :func:`is_non_numpy_array`, :func:`to_numpy`,
+  :func:`namespace_of`, :func:`sum_of_squares`.
 - ``libraries``: libraries by name: :func:`import_library`, :func:`library_versions`,
   :func:`pin_full_precision`.
 """
 
-from .arrays import Array, library_of, namespace_of, sum_of_squares, to_numpy
+from .arrays import Array, is_array, is_non_numpy_array, library_of, namespace_of, sum_of_squares, to_numpy
 from .base import Backend
 from .libraries import import_library, library_versions, pin_full_precision
-from .resolve import available_backends, backend_of, get_backend, spec_for_rank
+from .resolve import available_backends, backend_of, get_backend, spec_for_rank, spec_on_gpu
 
 __all__ = [
     "Array",
@@ -34,11 +39,14 @@ __all__ = [
     "backend_of",
     "get_backend",
     "import_library",
+    "is_array",
+    "is_non_numpy_array",
     "library_of",
     "library_versions",
     "namespace_of",
     "pin_full_precision",
     "spec_for_rank",
+    "spec_on_gpu",
     "sum_of_squares",
     "to_numpy",
 ]

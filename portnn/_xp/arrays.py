@@ -1,5 +1,6 @@
-"""Arrays of any library, no backend needed: which library an array is of, its namespace, its
-values on the host, and the sum of its squares."""
+"""Arrays of any library, no backend needed: whether something is an array and of which library
+(asked of the registered backend classes), its namespace, its values on the host, and the sum of
+its squares."""
 
 from __future__ import annotations
 
@@ -9,19 +10,39 @@ from typing import Any
 import numpy as np
 
 from .libraries import _import
+from .registry import class_of_array
 
 Array = Any
 
 
 def library_of(x: Any) -> str | None:
-    module = type(x).__module__.partition(".")[0]
-    if module == "numpy" and isinstance(x, np.ndarray):
-        return "numpy"
-    if module in ("torch", "cupy", "array_api_strict"):
-        return module
-    if module in ("jax", "jaxlib"):
-        return "jax"
-    return None
+    """The name of the library ``x`` is an array of (None for lists, scalars, ...): for messages;
+    code asks :func:`is_array`, :func:`is_non_numpy_array` or a backend's capabilities instead.
+
+    >>> library_of(np.zeros(2)), library_of([0.0])
+    ('numpy', None)
+    """
+    cls = class_of_array(x)
+    return cls.library if cls is not None else None
+
+
+def is_array(x: Any) -> bool:
+    """True when ``x`` is an array of one of the libraries portnn knows (a NumPy scalar is not).
+
+    >>> is_array(np.zeros(2)), is_array([0.0]), is_array(np.float64(0.0))
+    (True, False, False)
+    """
+    return class_of_array(x) is not None
+
+
+def is_non_numpy_array(x: Any) -> bool:
+    """True when ``x`` is an array of a library other than NumPy (its outputs are not NumPy).
+
+    >>> is_non_numpy_array(np.zeros(2)), is_non_numpy_array([0.0])
+    (False, False)
+    """
+    cls = class_of_array(x)
+    return cls is not None and not cls.arrays_are_numpy
 
 
 def _host_dtype(dtype: Any) -> np.dtype:
@@ -33,11 +54,11 @@ def _host_dtype(dtype: Any) -> np.dtype:
 
 def namespace_of(x: Any) -> Any:
     """The Array API namespace of an array (NumPy itself for NumPy arrays)."""
-    library = library_of(x)
-    if library == "numpy":
-        return np
-    if library is None:
+    cls = class_of_array(x)
+    if cls is None:
         raise TypeError(f"expected an array, got {type(x).__name__}")
+    if cls.arrays_are_numpy:
+        return np
     compat = _import("array_api_compat")
     return compat.array_namespace(x)
 
@@ -73,13 +94,7 @@ def to_numpy(x: Any, copy: bool = True) -> np.ndarray:
     >>> to_numpy([1.0, 2.0])
     array([1., 2.])
     """
-    library = library_of(x)
-    if library == "cupy":
-        return x.get()
-    if library == "torch":
-        host = x.detach().cpu().resolve_conj().resolve_neg().numpy()
-        return host.copy() if copy else host
-    if library == "array_api_strict":
-        host = np.from_dlpack(x.to_device(_import("array_api_strict").Device("CPU_DEVICE")))
-        return host.copy() if copy else host
+    cls = class_of_array(x)
+    if cls is not None:
+        return cls.to_host(x, copy)
     return np.array(x, copy=True) if copy else np.asarray(x)

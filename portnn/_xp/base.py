@@ -14,8 +14,9 @@ from typing import Any, ClassVar, cast
 
 import numpy as np
 
-from .arrays import Array, _host_dtype, library_of, to_numpy
+from .arrays import Array, _host_dtype, to_numpy
 from .hostreads import HostReads
+from .registry import ArrayLibrary
 
 _FLOAT_DTYPES = ("float32", "float64")
 
@@ -35,15 +36,21 @@ FAST_PATHS = (
 )
 
 
-class Backend(HostReads):
+class Backend(HostReads, ArrayLibrary):
     """An array namespace bound to one device, with what it can do.
+
+    Code outside this package asks these capabilities, never the library's name or the spec's text.
 
     Attributes
     ----------
     spec : str
-        Canonical spec, e.g. ``"torch:cpu"``.
+        Canonical spec, e.g. ``"torch:cpu"``: to name the backend (messages, files), not to test.
     library : str
-        ``"numpy"``, ``"array_api_strict"``, ``"torch"``, ``"jax"`` or ``"cupy"``.
+        The library's name (``"torch"``), for messages: compare backends with :meth:`same_library`.
+    arrays_are_numpy : bool
+        Its arrays are NumPy ``ndarray``s on the host: outputs stay NumPy (NumPy only).
+    on_gpu : bool
+        Its arrays live on a GPU (CuPy, torch on CUDA, JAX on a GPU).
     xp : module
         The Array API namespace to compute with.
     device : object
@@ -58,7 +65,6 @@ class Backend(HostReads):
         The library's fast paths are on (off in ``variant(fast_paths=False)``).
     """
 
-    library: ClassVar[str] = ""
     compiles: ClassVar[bool] = False
     #: The library's own sigmoid and its gradient, ``(forward(x), backward(dY, Y))``, one operation
     #: each where the standard needs four and three; None where it has none (portnn's tanh form).
@@ -105,7 +111,7 @@ class Backend(HostReads):
     # -- moving arrays ------------------------------------------------------------------------
     def owns(self, x: Array) -> bool:
         """True when ``x`` is already an array of this backend on this device."""
-        return library_of(x) == self.library and self._on_device(x)
+        return type(self).is_own_array(x) and self._on_device(x)
 
     def _on_device(self, x: Array) -> bool:
         return x.device == self.device  # type: ignore[no-any-return]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import array_api_compat as compat
 import numpy as np
 
 from .arrays import Array, register_vdot
@@ -40,6 +41,26 @@ class CupyBackend(OutParamBackend):
         register_vdot(xp, cupy.vdot)
         return cls(f"cupy:{index}", xp, cupy.cuda.Device(index), cupy)
 
+    @classmethod
+    def is_own_array(cls, x: Any) -> bool:
+        return compat.is_cupy_array(x)
+
+    @classmethod
+    def to_host(cls, x: Any, copy: bool = True) -> np.ndarray:
+        return x.get()  # type: ignore[no-any-return]
+
+    @classmethod
+    def device_name_of(cls, x: Any) -> str:
+        return str(x.device.id)
+
+    @classmethod
+    def names_gpu(cls, device_name: str) -> bool:
+        return True
+
+    @classmethod
+    def spec_for_rank(cls, device_name: str, local_rank: int) -> str:
+        return f"cupy:{local_rank}"
+
     def _on_device(self, x: Array) -> bool:
         return x.device.id == self.device.id  # type: ignore[no-any-return]
 
@@ -51,7 +72,7 @@ class CupyBackend(OutParamBackend):
         self.device.synchronize()
 
     @property
-    def syncs_with_host(self) -> bool:
+    def on_gpu(self) -> bool:
         return True
 
     def _sync_mode(self, allowed: bool) -> Any:

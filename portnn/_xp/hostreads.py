@@ -21,9 +21,14 @@ class HostReads:
         """Wait until the device has finished the work that produces ``arrays`` (for timing)."""
 
     @property
-    def syncs_with_host(self) -> bool:
-        """True where arrays live on an accelerator that the host can be made to wait for."""
+    def on_gpu(self) -> bool:
+        """True where arrays live on a GPU (CuPy, torch on CUDA, JAX on a GPU)."""
         return False
+
+    @property
+    def syncs_with_host(self) -> bool:
+        """True where arrays live on an accelerator that the host can be made to wait for: a GPU."""
+        return self.on_gpu
 
     @contextlib.contextmanager
     def host_sync_forbidden(self) -> Iterator[None]:

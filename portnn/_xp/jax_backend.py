@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import array_api_compat as compat
 import numpy as np
 
 from .arrays import Array
@@ -31,6 +32,23 @@ class JaxBackend(Backend):
         spec = f"jax:{kind}" if not index or index == "0" else f"jax:{kind}:{index}"
         return cls(spec, _import("jax.numpy"), device, jax, writeable=False)
 
+    @classmethod
+    def is_own_array(cls, x: Any) -> bool:
+        return compat.is_jax_array(x)
+
+    @classmethod
+    def device_name_of(cls, x: Any) -> str:
+        (device,) = x.devices()
+        return f"{'cpu' if device.platform == 'cpu' else 'gpu'}:{device.id}"
+
+    @classmethod
+    def names_gpu(cls, device_name: str) -> bool:
+        return device_name.startswith(("gpu", "cuda"))
+
+    @classmethod
+    def spec_for_rank(cls, device_name: str, local_rank: int) -> str:
+        return f"jax:gpu:{local_rank}" if cls.names_gpu(device_name) else super().spec_for_rank(device_name, 0)
+
     def _supports_float64(self) -> bool:
         return bool(self._native.config.read("jax_enable_x64"))
 
@@ -42,7 +60,7 @@ class JaxBackend(Backend):
             self._native.block_until_ready(arrays)
 
     @property
-    def syncs_with_host(self) -> bool:
+    def on_gpu(self) -> bool:
         return bool(self.device.platform != "cpu")
 
     def _sync_mode(self, allowed: bool) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import array_api_compat as compat
 import numpy as np
 
 from .arrays import Array
@@ -15,6 +16,7 @@ class NumpyBackend(OutParamBackend):
     """NumPy itself as the namespace, on the ``"cpu"`` device."""
 
     library = "numpy"
+    arrays_are_numpy = True
 
     def __init__(self, spec: str, xp: Any, device: Any, native: Any, *, writeable: bool = True) -> None:
         super().__init__(spec, xp, device, native, writeable=writeable)
@@ -26,6 +28,11 @@ class NumpyBackend(OutParamBackend):
         if device_name not in ("", "cpu"):
             raise ValueError(f"numpy has only the 'cpu' device, not {device_name!r}")
         return cls("numpy", np, "cpu", np)
+
+    @classmethod
+    def is_own_array(cls, x: Any) -> bool:
+        # a NumPy scalar (np.float64) is not an array; JAX's float0 gradients are not NumPy's
+        return compat.is_numpy_array(x) and isinstance(x, np.ndarray)
 
     def _on_device(self, x: Array) -> bool:
         return True

@@ -1,33 +1,34 @@
 """Specs to backends: :func:`get_backend` (cached), :func:`available_backends` (probing each
-library's devices) and :func:`backend_of` (the backend an array lives on)."""
+library's devices), :func:`backend_of` (the backend an array lives on) and what a spec says
+(:func:`spec_on_gpu`, :func:`spec_for_rank`), each asked of the library's registered class."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from .arrays import library_of
+from .arrays import Array
 from .base import Backend
 from .cupy_backend import CupyBackend
 from .jax_backend import JaxBackend
-from .libraries import _LIBRARIES
 from .numpy_backend import NumpyBackend
+from .registry import class_of_array, library_class, library_names
 from .strict import StrictBackend
 from .torch_backend import TorchBackend
 
-# The specs probed by available_backends(), in the order they are listed.
+#: The backend classes, registered by being defined (the registry is in ``registry``).
+BACKEND_CLASSES = (NumpyBackend, StrictBackend, TorchBackend, JaxBackend, CupyBackend)
+
+# The specs probed by available_backends(), in the order they are listed: the host ones first.
 _PROBED_SPECS = ("numpy", "array_api_strict", "torch:cpu", "jax:cpu", "cupy:0", "torch:cuda", "jax:gpu")
 
-# Each library's resolver: the part of a spec after the colon ("" for none) to a new backend.
-_RESOLVERS: dict[str, Callable[[str], Backend]] = {
-    "numpy": NumpyBackend.for_device,
-    "array_api_strict": StrictBackend.for_device,
-    "torch": TorchBackend.for_device,
-    "jax": JaxBackend.for_device,
-    "cupy": CupyBackend.for_device,
-}
-
 _CACHE: dict[str, Backend] = {}
+
+
+def _resolve(spec: str) -> Backend:
+    """A new backend for ``spec`` from its library's class (ValueError for an unknown library)."""
+    cls = library_class(spec)
+    if cls is None:
+        raise ValueError(f"unknown library {spec.partition(':')[0]!r}")
+    backend: Backend = cls.for_device(spec.partition(":")[2])
+    return backend
 
 
 def get_backend(spec: str | Backend) -> Backend:
@@ -44,13 +45,12 @@ def get_backend(spec: str | Backend) -> Backend:
         raise TypeError(f"backend: expected a spec string such as 'numpy', got {type(spec).__name__}")
     if spec in _CACHE:
         return _CACHE[spec]
-    library, _, device_name = spec.partition(":")
-    if library not in _LIBRARIES:
+    if library_class(spec) is None:
         raise ValueError(
-            f"backend: unknown spec {spec!r}; libraries are {list(_LIBRARIES)}, available here: {available_backends()}"
+            f"backend: unknown spec {spec!r}; libraries are {list(library_names())}, available here: {available_backends()}"
         )
     try:
-        backend = _RESOLVERS[library](device_name)
+        backend = _resolve(spec)
     except (ImportError, RuntimeError, ValueError, IndexError, AttributeError) as exc:
         raise ValueError(f"backend: {spec!r} cannot be used here ({exc}); available: {available_backends()}") from exc
     _CACHE[spec] = backend
@@ -70,30 +70,37 @@ def available_backends() -> list[str]:
     """
     found = []
     for spec in _PROBED_SPECS:
-        library, _, device_name = spec.partition(":")
         try:
-            _RESOLVERS[library](device_name)
+            _resolve(spec)
         except Exception:  # any failure to import or reach a device means "not available"
             continue
         found.append(spec)
     return found
 
 
-def backend_of(x: Any) -> Backend:
-    """The :class:`Backend` an array lives on."""
-    library = library_of(x)
-    if library is None:
+def backend_of(x: Array) -> Backend:
+    """The :class:`Backend` an array lives on.
+
+    >>> import numpy as np
+    >>> backend_of(np.zeros(2)).spec
+    'numpy'
+    """
+    cls = class_of_array(x)
+    if cls is None:
         raise TypeError(f"expected an array, got {type(x).__name__}")
-    if library == "numpy":
-        return get_backend("numpy")
-    if library == "array_api_strict":
-        return get_backend(f"array_api_strict:{str(x.device).split(chr(39))[1]}")
-    if library == "torch":
-        return get_backend(f"torch:{x.device}")
-    if library == "jax":
-        (device,) = x.devices()
-        return get_backend(f"jax:{'cpu' if device.platform == 'cpu' else 'gpu'}:{device.id}")
-    return get_backend(f"cupy:{x.device.id}")
+    device_name = cls.device_name_of(x)
+    return get_backend(f"{cls.library}:{device_name}" if device_name else cls.library)
+
+
+def spec_on_gpu(spec: str) -> bool:
+    """True when the spec names a GPU, read from the spec alone (the library need not be
+    installed: a benchmark record from another machine); False for an unknown library.
+
+    >>> spec_on_gpu("torch:cuda:1"), spec_on_gpu("cupy:0"), spec_on_gpu("jax:cpu"), spec_on_gpu("numpy")
+    (True, True, False, False)
+    """
+    cls = library_class(spec)
+    return cls is not None and cls.names_gpu(spec.partition(":")[2])
 
 
 def spec_for_rank(spec: str, local_rank: int) -> str:
@@ -103,11 +110,5 @@ def spec_for_rank(spec: str, local_rank: int) -> str:
     >>> spec_for_rank("torch:cuda", 1), spec_for_rank("cupy:0", 2), spec_for_rank("numpy", 3)
     ('torch:cuda:1', 'cupy:2', 'numpy')
     """
-    library, _, device = spec.partition(":")
-    if library == "cupy":
-        return f"cupy:{local_rank}"
-    if library == "torch" and device.startswith("cuda"):
-        return f"torch:cuda:{local_rank}"
-    if library == "jax" and device.startswith(("gpu", "cuda")):
-        return f"jax:gpu:{local_rank}"
-    return spec
+    cls = library_class(spec)
+    return spec if cls is None else cls.spec_for_rank(spec.partition(":")[2], local_rank)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import array_api_compat as compat
 import numpy as np
 
 from .base import Backend
@@ -20,12 +21,27 @@ class StrictBackend(Backend):
     def for_device(cls, device_name: str) -> StrictBackend:
         """The backend of spec ``array_api_strict`` (its ``CPU_DEVICE``) or ``array_api_strict:NAME``."""
         xps = _import("array_api_strict")
-        names = [str(d).split("'")[1] for d in xps.__array_namespace_info__().devices()]
+        names = [_device_name(d) for d in xps.__array_namespace_info__().devices()]
         name = device_name or "CPU_DEVICE"
         if name not in names:
             raise ValueError(f"array_api_strict has devices {names}, not {name!r}")
         spec = "array_api_strict" if name == "CPU_DEVICE" else f"array_api_strict:{name}"
         return cls(spec, xps, xps.Device(name), xps)
+
+    @classmethod
+    def is_own_array(cls, x: Any) -> bool:
+        # array-api-compat has no is_*_array for it, and its Array class is not public: ask the
+        # type's module, as array-api-compat's helpers do (never importing the library to answer)
+        return type(x).__module__.partition(".")[0] == "array_api_strict"
+
+    @classmethod
+    def to_host(cls, x: Any, copy: bool = True) -> np.ndarray:
+        host = np.from_dlpack(compat.to_device(x, _import("array_api_strict").Device("CPU_DEVICE")))
+        return host.copy() if copy else host
+
+    @classmethod
+    def device_name_of(cls, x: Any) -> str:
+        return _device_name(compat.device(x))
 
     def _supports_float64(self) -> bool:
         kinds = self._native.__array_namespace_info__().dtypes(device=self.device, kind="real floating")
@@ -33,3 +49,9 @@ class StrictBackend(Backend):
 
     def floating_point_errors_ignored(self) -> Any:
         return np.errstate(all="ignore")  # array_api_strict computes with NumPy
+
+
+def _device_name(device: Any) -> str:
+    """``"device1"`` for ``array_api_strict.Device('device1')``: its devices' only public face is
+    their repr."""
+    return str(device).split("'")[1]

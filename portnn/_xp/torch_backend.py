@@ -8,6 +8,7 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
+import array_api_compat as compat
 import numpy as np
 
 from .arrays import Array, register_vdot
@@ -37,6 +38,27 @@ class TorchBackend(OutParamBackend):
         spec = f"torch:{device.type}" if device.index in (None, 0) else f"torch:{device}"
         return cls(spec, xp, device, torch)
 
+    @classmethod
+    def is_own_array(cls, x: Any) -> bool:
+        return compat.is_torch_array(x)
+
+    @classmethod
+    def to_host(cls, x: Any, copy: bool = True) -> np.ndarray:
+        host = x.detach().cpu().resolve_conj().resolve_neg().numpy()
+        return host.copy() if copy else host
+
+    @classmethod
+    def device_name_of(cls, x: Any) -> str:
+        return str(x.device)
+
+    @classmethod
+    def names_gpu(cls, device_name: str) -> bool:
+        return device_name.startswith("cuda")
+
+    @classmethod
+    def spec_for_rank(cls, device_name: str, local_rank: int) -> str:
+        return f"torch:cuda:{local_rank}" if cls.names_gpu(device_name) else super().spec_for_rank(device_name, 0)
+
     @property
     def sigmoid_kernels(self) -> Any:  # type: ignore[override]
         # torch's sigmoid and the kernel its autograd runs backwards: one operation each (the tanh
@@ -62,7 +84,7 @@ class TorchBackend(OutParamBackend):
             self._native.cuda.synchronize(self.device)
 
     @property
-    def syncs_with_host(self) -> bool:
+    def on_gpu(self) -> bool:
         return bool(self.device.type == "cuda")
 
     def _sync_mode(self, allowed: bool) -> Any:
