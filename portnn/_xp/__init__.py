@@ -23,6 +23,7 @@ Modules:
   :func:`backend_of`, what a spec says (:func:`spec_on_gpu`, :func:`spec_for_rank`).
 - ``arrays``: arrays of any library: :func:`is_array`, :func:`is_non_numpy_array`, :func:`to_numpy`,
   :func:`namespace_of`, :func:`sum_of_squares`.
+- ``special``: SciPy's ``expit`` and ``xlogy``, SciPy's own where the backend offers them.
 - ``libraries``: libraries by name: :func:`import_library`, :func:`library_versions`,
   :func:`pin_full_precision`.
 """
@@ -31,12 +32,14 @@ from .arrays import Array, is_array, is_non_numpy_array, library_of, namespace_o
 from .base import Backend
 from .libraries import import_library, library_versions, pin_full_precision
 from .resolve import available_backends, backend_of, get_backend, spec_for_rank, spec_on_gpu
+from .special import expit, xlogy
 
 __all__ = [
     "Array",
     "Backend",
     "available_backends",
     "backend_of",
+    "expit",
     "get_backend",
     "import_library",
     "is_array",
@@ -49,4 +52,5 @@ __all__ = [
     "spec_on_gpu",
     "sum_of_squares",
     "to_numpy",
+    "xlogy",
 ]

@@ -24,6 +24,7 @@ _FLOAT_DTYPES = ("float32", "float64")
 #: generic versions instead, so that the tests can compare the two.
 FAST_PATHS = (
     "sigmoid_kernels",
+    "scipy_special",
     "matmul",
     "matmul_into",
     "sum0_into",
@@ -70,6 +71,9 @@ class Backend(HostReads, ArrayLibrary):
     #: each where the standard needs four and three; None where it has none (portnn's tanh form).
     sigmoid_kernels: ClassVar[tuple[Callable[..., Array], Callable[..., Array]] | None] = None
     fast_paths: ClassVar[bool] = True
+    #: ``scipy.special`` where its functions take this library's arrays (NumPy), for the functions
+    #: scikit-learn computes with it (``expit``, ``xlogy``); None elsewhere. See ``special``.
+    scipy_special: ClassVar[Any] = None
     _float64_hint: ClassVar[str] = ""
     #: Turns a spec into its cached backend when one is unpickled or deep-copied: ``get_backend``,
     #: set by the module that resolves specs (it imports this one, so this one cannot import it).

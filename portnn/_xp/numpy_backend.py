@@ -37,6 +37,14 @@ class NumpyBackend(OutParamBackend):
     def _on_device(self, x: Array) -> bool:
         return True
 
+    @property
+    def scipy_special(self) -> Any:  # type: ignore[override]
+        try:
+            import scipy.special
+        except ImportError:  # SciPy is optional: the standard forms in ``special`` stand in
+            return None
+        return scipy.special
+
     def _from_host(self, host: np.ndarray) -> Array:
         return host
 

@@ -136,7 +136,7 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         bk, out = self._backends(X)
         dtype = device_dtype(bk, X)
         coefs, intercepts = ([bk.asarray(a, dtype) for a in arrays] for arrays in (self.coefs_, self.intercepts_))
-        net = Net(bk, coefs, intercepts, self.activation, self.out_activation_, self.alpha)
+        net = Net(bk, coefs, intercepts, self.activation, self.out_activation_, float(self.alpha))
         X_dev, y_dev = bk.asarray(X, dtype), bk.asarray(y, dtype)
         sw_dev = None if sample_weight is None else bk.asarray(sample_weight, dtype)
         if self.solver in STOCHASTIC_SOLVERS:
@@ -212,7 +212,7 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         bk, out = self._backends(X)
         dtype = device_dtype(bk, X, self.coefs_[0])  # NumPy's promotion, on every backend
         coefs, intercepts = ([bk.asarray(a, dtype) for a in arrays] for arrays in (self.coefs_, self.intercepts_))
-        net = Net(bk, coefs, intercepts, self.activation, self.out_activation_, self.alpha)
+        net = Net(bk, coefs, intercepts, self.activation, self.out_activation_, float(self.alpha))
         return out.asarray(net.forward(bk.asarray(X, dtype))[-1]), out
 
     def __sklearn_tags__(self) -> Any:

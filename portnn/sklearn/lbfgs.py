@@ -11,7 +11,6 @@ vector up per evaluation), as scikit-learn's ``_fit_lbfgs`` does with NumPy.
 
 from __future__ import annotations
 
-import warnings
 from itertools import pairwise
 from typing import Any
 
@@ -20,6 +19,7 @@ import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
 from .._xp import to_numpy
+from .alerts import warn
 from .numerics import Net
 
 
@@ -56,7 +56,7 @@ def check_result(result: Any, max_iter: int) -> int:
         if n_iter == max_iter:
             msg += f"\nIncrease the number of iterations to improve the convergence (max_iter={max_iter})."
         msg += "\nYou might also want to scale the data as shown in:\n    https://scikit-learn.org/stable/modules/preprocessing.html"
-        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+        warn(msg, ConvergenceWarning)
     return n_iter
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._xp import Backend, sum_of_squares
+from .._xp import Backend, expit, sum_of_squares, xlogy
 
 Array = Any
 
@@ -70,7 +70,7 @@ class Net:
         if name == "tanh":
             return xp.tanh(z)
         if name == "logistic":
-            return 1.0 / (1.0 + xp.exp(-z))
+            return expit(self.bk, z)
         if name == "exp":
             return xp.exp(z)
         if name == "softmax":
@@ -104,14 +104,14 @@ class Net:
         if name == "squared_error":
             return 0.5 * xp.mean(average(xp, (y - prob) ** 2, sw))
         if name == "poisson":
-            return xp.sum(average(xp, xlogy(xp, y, y / prob) - y + prob, sw))
+            return xp.sum(average(xp, xlogy(self.bk, y, y / prob) - y + prob, sw))
         eps = xp.finfo(prob.dtype).eps
         prob = xp.clip(prob, eps, 1 - eps)
         if name == "binary_log_loss":
-            return -xp.sum(average(xp, xlogy(xp, y, prob) + xlogy(xp, 1 - y, 1 - prob), sw))
+            return -xp.sum(average(xp, xlogy(self.bk, y, prob) + xlogy(self.bk, 1 - y, 1 - prob), sw))
         if prob.shape[1] == 1:
             prob, y = xp.concat([1 - prob, prob], axis=1), xp.concat([1 - y, y], axis=1)
-        return -xp.sum(average(xp, xlogy(xp, y, prob), sw))
+        return -xp.sum(average(xp, xlogy(self.bk, y, prob), sw))
 
     def backprop(self, X: Array, y: Array, sw: Array | None, loss_name: str) -> tuple[Array, list, list]:
         """Loss (with the L2 term) and the gradients of coefficients and intercepts."""
@@ -148,9 +148,3 @@ def average(xp: Any, a: Array, sw: Array | None) -> Array:
         return xp.mean(a, axis=0)
     w = xp.reshape(sw, (-1, 1))
     return xp.sum(a * w, axis=0) / xp.sum(sw)
-
-
-def xlogy(xp: Any, x: Array, y: Array) -> Array:
-    """``x * log(y)``, 0 where ``x`` is 0 (SciPy's ``xlogy``)."""
-    safe = xp.where(x == 0, xp.ones_like(y), y)
-    return xp.where(x == 0, xp.zeros_like(x), x * xp.log(safe))

@@ -8,7 +8,6 @@ scikit-learn's own metric so the score is scikit-learn's to the bit).
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -17,17 +16,21 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import gen_batches, shuffle
 
 from .._xp import to_numpy
+from .alerts import warn
 from .numerics import Net
 from .solvers import AdamOptimizer, Optimizer, SGDOptimizer
 
 
 def make_optimizer(est: Any, net: Net) -> Optimizer:
     """The estimator's optimizer, for the parameters of ``net``."""
+    # float(): NumPy scalars (GridSearchCV over np.logspace) are not the Python scalars that
+    # array_api_strict's arithmetic takes
+    lr = float(est.learning_rate_init)
     if est.solver == "sgd":
         return SGDOptimizer(
-            net.params, est.learning_rate_init, est.learning_rate, est.momentum, est.nesterovs_momentum, est.power_t
+            net.params, lr, est.learning_rate, float(est.momentum), est.nesterovs_momentum, float(est.power_t)
         )
-    return AdamOptimizer(net.params, est.learning_rate_init, est.beta_1, est.beta_2, est.epsilon)
+    return AdamOptimizer(net.params, lr, float(est.beta_1), float(est.beta_2), float(est.epsilon))
 
 
 def split_validation(rs: Any, n: int, fraction: float, stratify: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -43,9 +46,7 @@ def batch_size_for(est: Any, n_samples: int) -> int:
     if est.batch_size == "auto":
         return min(200, n_samples)
     if est.batch_size > n_samples:
-        warnings.warn(
-            "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped", stacklevel=3
-        )
+        warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
     return int(np.clip(est.batch_size, 1, n_samples))
 
 
@@ -130,14 +131,13 @@ class StochasticMixin:
                 if incremental:
                     break
                 if self.n_iter_ == self.max_iter:
-                    warnings.warn(
+                    warn(
                         f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
                         "hasn't converged yet.",
                         ConvergenceWarning,
-                        stacklevel=3,
                     )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=3)
+            warn("Training interrupted by user.")
         if val is not None:
             net.coefs = [bk.asarray(c) for c in self._best_coefs]
             net.intercepts = [bk.asarray(b) for b in self._best_intercepts]
