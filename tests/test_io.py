@@ -135,7 +135,7 @@ def test_non_finite_wrong_shape_and_wrong_dtype_tensors(tmp_path):
     with pytest.raises(ValueError, match="has dtype int32, expected floating point"):
         pn.load(bad)
     rewrite(bad, tensors, {**meta, "architecture": "[{"})
-    with pytest.raises(ValueError, match="unreadable architecture"):
+    with pytest.raises(ValueError, match="corrupt architecture"):
         pn.load(bad)
 
 

@@ -66,7 +66,7 @@ def _checksum(arrays: dict[str, np.ndarray], meta: dict[str, str]) -> str:
     for key in sorted(arrays):
         value = np.ascontiguousarray(arrays[key])
         digest.update(json.dumps([key, value.dtype.str, list(value.shape)]).encode())
-        digest.update(value.reshape(-1).view(np.uint8))  # the bytes, not a copy of them
+        digest.update(value.data)  # the bytes, not a copy of them
     digest.update(json.dumps(sorted((k, v) for k, v in meta.items() if k != "checksum")).encode())
     return f"sha256:{digest.hexdigest()}"
 

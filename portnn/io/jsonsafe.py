@@ -10,6 +10,15 @@ MAX_DEPTH = 32  # nesting of lists and objects (portnn writes at most 5)
 MAX_INT_DIGITS = 40  # Python's own limit is 4300, and parsing long integers costs quadratic time
 
 
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise ValueError(f"the name {twice[:60]!r} appears twice in one object")
+    return out
+
+
 def _int(text: str) -> int:
     if len(text.lstrip("-")) > MAX_INT_DIGITS:
         raise ValueError(f"an integer of {len(text)} digits (at most {MAX_INT_DIGITS} allowed)")
@@ -19,7 +28,8 @@ def _int(text: str) -> int:
 def loads(text: str | bytes, what: str, path: str, max_chars: int) -> Any:
     """``text`` parsed as JSON, the ``what`` of the file at ``path``, refused with a ``ValueError``
     naming both when it is longer than ``max_chars``, not JSON, nested deeper than
-    :data:`MAX_DEPTH` or holds an integer longer than :data:`MAX_INT_DIGITS` digits.
+    :data:`MAX_DEPTH`, names a key twice in one object, or holds an integer longer than
+    :data:`MAX_INT_DIGITS` digits.
 
     >>> loads('{"a": [1, 2]}', "settings", "m.safetensors", 100)
     {'a': [1, 2]}
@@ -33,10 +43,10 @@ def loads(text: str | bytes, what: str, path: str, max_chars: int) -> Any:
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
-        value = json.loads(text, parse_int=_int)
+        value = json.loads(text, parse_int=_int, object_pairs_hook=_unique)
     except RecursionError:
         raise ValueError(f"load: {path!r} has a corrupt {what} (nested deeper than {MAX_DEPTH} levels)") from None
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError and _int's refusal
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, _int's and _unique's refusals
         raise ValueError(f"load: {path!r} has a corrupt {what} (not JSON: {exc})") from None
     if depth(value) > MAX_DEPTH:
         raise ValueError(f"load: {path!r} has a corrupt {what} (nested deeper than {MAX_DEPTH} levels)")

@@ -1,23 +1,33 @@
 """What a checkpoint holds — weights and buffers, architecture, dtype, the host RNG states and, on
 request, the optimizer's settings and state — and how it is put back into a network. Model files
 (``Sequential.save`` / ``portnn.load``) and backups (``BackupAndRestore``) both use it; the bytes
-on disk are :mod:`portnn.io`'s business."""
+on disk are :mod:`portnn.io`'s business, the checks of what a file holds against what its
+architecture needs :mod:`portnn.train.filecheck`'s. A file may come from anyone: everything read
+from it is checked before it is used, and every refusal is a ``ValueError`` naming the file."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._xp import to_numpy
-from ..nn.layers import Layer, layer_from_config, layer_name
+from ..io.jsonsafe import loads
+from ..nn.layers import Layer, layer_name
 from ..optim.optimizers import Optimizer, optimizer_from_state
+from . import filecheck
+from .filecheck import OPTIMIZER
 
 if TYPE_CHECKING:
     from ..nn.network import Network
 
-_OPTIMIZER = "optimizer/"
+MAX_SETTINGS = 100_000  # characters of the optimizer's settings
+MAX_RNG = 4_000_000  # characters of the random generators' states (about 150 per Dropout layer)
+MAX_USER = 16_000_000  # characters of the user's metadata and of a backup's history
+MAX_STEPS = 2**62
 
 
 def architecture(network: Network) -> str:
@@ -41,41 +51,157 @@ def snapshot(
         state = optimizer.state_dict()
         meta["optimizer"] = json.dumps({k: state[k] for k in ("class", "config", "steps")})
         for key, entries in state["state"].items():
-            tensors.update({f"{_OPTIMIZER}{key}/{name}": value for name, value in entries.items()})
+            tensors.update({f"{OPTIMIZER}{key}/{name}": value for name, value in entries.items()})
     return tensors, meta
 
 
-def layers_from(meta: dict[str, str], path: str) -> list[Layer]:
-    """New layers as the checkpoint at ``path`` describes them (their classes must be imported)."""
+def rebuild(
+    path: str, tensors: dict[str, np.ndarray], meta: dict[str, str], make: Callable[[list[Layer], str], Network]
+) -> Network:
+    """The network the checkpoint at ``path`` describes, ``make(layers, dtype)`` building it: the
+    architecture is checked against the tensors first (:func:`portnn.train.filecheck.plan`), then
+    the network is built from the file's arrays (no initial weights drawn) and its RNG states,
+    optimizer (as ``network.optimizer``) and user metadata (``network.metadata``) restored."""
+    planned = filecheck.plan(path, tensors, meta)
+    with _given_arrays(planned, tensors):
+        network = make(planned.layers, meta.get("dtype", "float32"))
+    network.optimizer = _restore_rest(network, tensors, meta, path, None)
+    network.metadata = settings(meta, "user", path, dict, MAX_USER, default={})
+    return network
+
+
+@contextlib.contextmanager
+def _given_arrays(planned: filecheck.Plan, tensors: dict[str, np.ndarray]) -> Iterator[None]:
+    # While open, each layer's init_params and init_buffers hand out the file's arrays, so the
+    # network places them instead of drawing initial weights it would then overwrite.
+    for i, layer in enumerate(planned.layers):
+        params = {k: tensors[f"{i}.{k}"] for k in planned.params[i]}
+        buffers = {k: tensors[f"{i}.{k}"] for k in planned.buffers[i]}
+        setattr(layer, "init_params", lambda rng, given=params: given)  # noqa: B010 (an instance attribute)
+        setattr(layer, "init_buffers", lambda given=buffers: given)  # noqa: B010
     try:
-        return [layer_from_config(item["class"], item["config"]) for item in json.loads(meta["architecture"])]
-    except (KeyError, TypeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"load: {path!r} has an unreadable architecture ({exc})") from exc
+        yield
+    finally:
+        for layer in planned.layers:
+            vars(layer).pop("init_params", None)
+            vars(layer).pop("init_buffers", None)
 
 
 def restore(
     network: Network, tensors: dict[str, np.ndarray], meta: dict[str, str], path: str, optimizer: Optimizer | None
 ) -> Optimizer | None:
     """Put the checkpoint's weights, buffers and RNG states into ``network`` (its architecture must
-    match), and its optimizer state into ``optimizer`` (or a new optimizer of the saved class, when
-    ``optimizer`` is None). Returns that optimizer, or None where the checkpoint holds none."""
-    arrays = {k: v for k, v in tensors.items() if not k.startswith(_OPTIMIZER)}
-    for key, value in arrays.items():
-        if value.dtype.kind != "f":
-            raise ValueError(f"load: tensor {key!r} in {path!r} has dtype {value.dtype}, expected floating point")
-    network.load_state_dict(arrays)
+    match: names and shapes are checked first), and its optimizer state into ``optimizer`` (or a
+    new optimizer of the saved class, when ``optimizer`` is None). Returns that optimizer, or None
+    where the checkpoint holds none."""
+    params = {p.name: tuple(p.value.shape) for p in network.parameters()}
+    buffers = {b.name: tuple(b.value.shape) for b in network.buffers()}
+    filecheck.check_tensors(path, tensors, params, buffers)
+    network.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(OPTIMIZER)})
+    return _restore_rest(network, tensors, meta, path, optimizer)
+
+
+def _restore_rest(
+    network: Network, tensors: dict[str, np.ndarray], meta: dict[str, str], path: str, optimizer: Optimizer | None
+) -> Optimizer | None:
     if "rng" in meta:
-        network.set_rng_state(json.loads(meta["rng"]))
+        _set_rng_state(network, settings(meta, "rng", path, dict, MAX_RNG), path)
     if "optimizer" not in meta:
         return None
-    info = json.loads(meta["optimizer"])
+    info = optimizer_settings(meta, path)
     state: dict[str, dict[str, np.ndarray]] = {}
     for name, value in tensors.items():
-        if name.startswith(_OPTIMIZER):
-            key, state_name = name[len(_OPTIMIZER) :].split("/")
+        if name.startswith(OPTIMIZER):  # optimizer/<parameter>/<state name>: checked by filecheck
+            _, key, state_name = name.split("/")
             state.setdefault(key, {})[state_name] = value
     if optimizer is None:
-        optimizer = optimizer_from_state(info)
+        try:
+            optimizer = optimizer_from_state(info)
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+            raise ValueError(f"load: {path!r} has unusable optimizer settings ({exc})") from None
     optimizer.bind(network.parameters(), network.backend, owner=network)
+    needed = {(k, n) for k, entries in optimizer.state_dict()["state"].items() for n in entries}
+    held = {(k, n) for k, entries in state.items() for n in entries}
+    if needed != held:
+        raise ValueError(
+            f"load: {path!r} does not hold the state its {info['class']} needs: missing "
+            f"{sorted(needed - held)[:8]}, unexpected {sorted(held - needed)[:8]}"
+        )
     optimizer.load_state_dict({**info, "state": state})
     return optimizer
+
+
+def settings(meta: dict[str, str], key: str, path: str, kind: type, max_chars: int, default: Any = None) -> Any:
+    """The JSON in ``meta[key]``, bounded (see :func:`portnn.io.jsonsafe.loads`) and of type
+    ``kind``; ``default`` where absent (absent and no default: refused).
+
+    >>> settings({"user": '{"classes": [0, 1]}'}, "user", "m.safetensors", dict, 100)
+    {'classes': [0, 1]}
+    >>> settings({"user": "[1]"}, "user", "m.safetensors", dict, 100)
+    Traceback (most recent call last):
+    ...
+    ValueError: load: 'm.safetensors' has a corrupt user (a JSON list, expected dict)
+    """
+    if key not in meta:
+        if default is None:
+            raise ValueError(f"load: {path!r} has no {key} in its metadata")
+        return default
+    value = loads(meta[key], key, path, max_chars)
+    if not isinstance(value, kind):
+        raise ValueError(
+            f"load: {path!r} has a corrupt {key} (a JSON {type(value).__name__}, expected {kind.__name__})"
+        )
+    return value
+
+
+def optimizer_settings(meta: dict[str, str], path: str) -> dict[str, Any]:
+    """The optimizer's class, settings and step count the checkpoint at ``path`` holds, checked."""
+    info = settings(meta, "optimizer", path, dict, MAX_SETTINGS)
+    steps = info.get("steps")
+    if (
+        set(info) != {"class", "config", "steps"}
+        or not isinstance(info["class"], str)
+        or not isinstance(info["config"], dict)
+        or not (isinstance(steps, int) and not isinstance(steps, bool) and 0 <= steps <= MAX_STEPS)
+    ):
+        raise ValueError(
+            f"load: {path!r} has a corrupt optimizer (expected class, config and steps in 0..{MAX_STEPS}, got "
+            f"{filecheck.short(info)})"
+        )
+    return info
+
+
+def progress(meta: dict[str, str], path: str) -> tuple[dict[str, list], list[int], int]:
+    """A backup's (history, epochs of the history, epochs done), checked."""
+    saved = settings(meta, "history", path, dict, MAX_USER)
+    history, epoch = saved.get("history"), saved.get("epoch")
+    done = meta.get("epochs_done", "")
+    if not isinstance(history, dict) or not isinstance(epoch, list) or not done.isdigit() or len(done) > 18:
+        raise ValueError(f"load: {path!r} has a corrupt history or epochs_done ({filecheck.short(done)})")
+    return history, epoch, int(done)
+
+
+def _set_rng_state(network: Network, saved: dict[str, Any], path: str) -> None:
+    current = network.rng_state()
+    if not _same_form(saved, current):
+        raise ValueError(
+            f"load: {path!r} has corrupt random generators' states (expected the form of "
+            f"{filecheck.short(current)}, got {filecheck.short(saved)})"
+        )
+    try:
+        network.set_rng_state(saved)
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        raise ValueError(f"load: {path!r} has corrupt random generators' states ({exc})") from None
+
+
+def _same_form(saved: Any, current: Any) -> bool:
+    """``saved`` has ``current``'s keys and types, its integers those of a generator's state."""
+    if isinstance(current, dict):
+        return (
+            isinstance(saved, dict)
+            and saved.keys() == current.keys()
+            and all(_same_form(saved[k], current[k]) for k in current)
+        )
+    if isinstance(current, int) and not isinstance(current, bool):
+        return type(saved) is int and 0 <= saved < 2**128
+    return type(saved) is type(current)
