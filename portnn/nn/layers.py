@@ -109,6 +109,12 @@ class Layer:
         """This layer's buffers (state saved and moved, never optimized), on the host. Default ``{}``."""
         return {}
 
+    def param_shapes(self, rng: Any) -> dict[str, tuple[int, ...]]:
+        """The shapes :meth:`init_params` gives, without drawing: ``load`` checks a file's tensors
+        against them before it builds anything. ``rng`` stands in for the generator, handing out
+        arrays that take no memory; override this where ``init_params`` allocates otherwise."""
+        return {k: tuple(v.shape) for k, v in self.init_params(rng).items()}
+
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self.bound_attributes}
 
@@ -169,6 +175,10 @@ class Dense(Layer):
         if self.bias:
             params["bias"] = np.zeros(self.n_out)
         return params
+
+    def param_shapes(self, rng: Any) -> dict[str, tuple[int, ...]]:
+        shapes: dict[str, tuple[int, ...]] = {"weight": (self.n_in, self.n_out)}
+        return {**shapes, "bias": (self.n_out,)} if self.bias else shapes
 
     def output_size(self, n_in: int | None) -> int:
         if n_in is not None and n_in != self.n_in:

@@ -51,12 +51,12 @@ class BackupAndRestore(Callback):
         if meta.get("kind") != "backup":
             raise ValueError(f"BackupAndRestore: {self.path!r} is not a backup (a saved model?); give another path")
         for what, now in (("architecture", checkpoint.architecture(model)), ("dtype", model.dtype_name)):
-            if meta[what] != now:
+            if meta.get(what) != now:
                 raise ValueError(
-                    f"BackupAndRestore: the backup at {self.path!r} is of another {what} ({meta[what]}, this model "
+                    f"BackupAndRestore: the backup at {self.path!r} is of another {what} ({meta.get(what)}, this model "
                     f"has {now}); delete it to start over, or give another path"
                 )
-        saved, opt = json.loads(meta["optimizer"]), model.optimizer
+        saved, opt = checkpoint.optimizer_settings(meta, self.path), model.optimizer
         config = json.loads(json.dumps(opt.get_config()))  # as the backup holds it (tuples become lists)
         if opt.schedule is not None:  # a schedule's lr moves with the steps: compare the rest
             config["lr"] = saved["config"].get("lr")
@@ -66,9 +66,7 @@ class BackupAndRestore(Callback):
                 f"this fit uses {type(opt).__name__}({opt.get_config()}); pass the same optimizer, or delete the backup"
             )
         checkpoint.restore(model, tensors, meta, self.path, optimizer=opt)
-        history = json.loads(meta["history"])
-        model.history.history, model.history.epoch = history["history"], history["epoch"]
-        model.initial_epoch = int(meta["epochs_done"])
+        model.history.history, model.history.epoch, model.initial_epoch = checkpoint.progress(meta, self.path)
 
     def on_epoch_end(self, model: Network, epoch: int, logs: dict[str, float]) -> None:
         if (epoch + 1) % self.every or getattr(model, "rank", 0) != 0:  # data-parallel: rank 0 writes

@@ -69,8 +69,10 @@ class Sequential(Network):
 def load(path: str | os.PathLike, backend: str = "numpy", device: str | None = None, verify: bool = True) -> Sequential:
     """Read a model saved by :meth:`Sequential.save` onto ``backend`` (and ``device``).
 
-    Nothing is unpickled; the checksum (any changed byte is refused), header, shapes, dtypes and
-    finiteness are checked. Any registered layer loads, a user's own included, once its class has
+    The file may come from anyone: nothing is unpickled or run, and the checksum (any changed byte
+    is refused), header, architecture, shapes, dtypes and finiteness are checked before anything
+    is built; a refusal is a ``ValueError`` naming the file (see the README's "Checkpoints and
+    trust"). Any registered layer loads, a user's own included, once its class has
     been defined. A model saved with its optimizer gets it back as ``model.optimizer``, which
     ``fit`` continues with unless given another. ``verify=False`` skips the checksum (files
     written before portnn checksummed them have none).
@@ -83,11 +85,10 @@ def load(path: str | os.PathLike, backend: str = "numpy", device: str | None = N
     (2, 1)
     """
     path = os.fspath(path)
-    tensors, meta = io.read(path, verify=verify)
-    layers = checkpoint.layers_from(meta, path)
     if device is not None:
         backend = f"{backend.partition(':')[0]}:{device}"
-    model = Sequential(*layers, backend=backend, dtype=meta.get("dtype", "float32"), seed=None)
-    model.optimizer = checkpoint.restore(model, tensors, meta, path, optimizer=None)
-    model.metadata = json.loads(meta.get("user", "{}"))
-    return model
+    tensors, meta = io.read(path, verify=verify)
+    model = checkpoint.rebuild(
+        path, tensors, meta, lambda layers, dtype: Sequential(*layers, backend=backend, dtype=dtype, seed=None)
+    )
+    return model  # type: ignore[return-value]
