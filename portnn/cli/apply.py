@@ -5,14 +5,28 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from typing import Any
 
 import numpy as np
 
+from .._xp import get_backend
 from ..train.model import Sequential, load
 from .datafiles import Table, has_column, read_table
-from .train import predictions
+from .options import metric_names
+from .train import predictions, tell
+
+
+def load_model(path: str, backend: str) -> Sequential:
+    """The model in ``path`` on ``backend``, or a one-line ValueError: no such file, or not a model."""
+    get_backend(backend)  # a bad --backend is refused as such, not as a bad model file
+    if not os.path.exists(path):
+        raise ValueError(f"no such model file {path!r}")
+    try:
+        return load(path, backend=backend)
+    except ValueError as exc:
+        raise ValueError(f"{path!r} is not a portnn model file ({exc})") from None
 
 
 def _features(net: Sequential, table: Table, path: str) -> np.ndarray:
@@ -39,9 +53,8 @@ def _number(text: str) -> float | None:
         return None
 
 
-def _labels(net: Sequential, raw: Any, path: str) -> np.ndarray:
+def _labels(net: Sequential, raw: Any, path: str, target: str) -> np.ndarray:
     """The targets in ``raw`` (text, as read) as the model's class indices, or as values."""
-    target = net.metadata.get("target", "y")
     where = f"--data: the target column {target!r} of {path!r}"
     classes = net.metadata.get("classes")
     if classes is None:
@@ -65,10 +78,13 @@ def _labels(net: Sequential, raw: Any, path: str) -> np.ndarray:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Print the loss and the metrics of a saved model on labelled data."""
-    net = load(args.model, backend=args.backend)
-    table = read_table(args.data, net.metadata.get("target", "y"), task="raw")
-    X, y = _features(net, table, args.data), _labels(net, table.y, args.data)
-    metrics = [m for m in args.metrics.split(",") if m] if args.metrics else net.metadata.get("metrics", [])
+    net = load_model(args.model, args.backend)
+    target = args.target or net.metadata.get("target", "y")
+    table = read_table(args.data, target, task="raw")
+    tell(table.notes)
+    X, y = _features(net, table, args.data), _labels(net, table.y, args.data, target)
+    classify = net.metadata.get("classes") is not None
+    metrics = metric_names(args.metrics, classify) if args.metrics else net.metadata.get("metrics", [])
     results = net.evaluate(X, y, loss=net.metadata["loss"], metrics=metrics, batch_size=args.batch_size)
     print("  ".join(f"{k} {v:.6g}" for k, v in results.items()))
     return 0
@@ -76,9 +92,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_predict(args: argparse.Namespace) -> int:
     """Write one prediction per row (the user's labels, or values) as CSV, to --out or stdout."""
-    net = load(args.model, backend=args.backend)
-    target = net.metadata.get("target", "y")
-    table = read_table(args.data, target if has_column(args.data, target) else None, task="raw")
+    net = load_model(args.model, args.backend)
+    target = args.target or net.metadata.get("target", "y")
+    table = read_table(args.data, target if has_column(args.data, target) else None, task="raw", labelled=False)
+    tell(table.notes)
     out = predictions(net, _features(net, table, args.data))
     if out.ndim == 2 and out.shape[1] == 1:  # one output column: named like the target
         out = out[:, 0]

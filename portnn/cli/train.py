@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import sys
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..nn.layers import Dense
 from ..optim.optimizers import OPTIMIZERS
 from ..train.model import Sequential
 from .datafiles import Table, read_table
+from .options import metric_names
 
 
 def _hidden_sizes(text: str) -> list[int]:
@@ -74,6 +76,7 @@ def run_train(args: argparse.Namespace) -> int:
         table = read_table(args.data, args.target or "y", args.task)
     else:
         table = _builtin(args.dataset)
+    tell(table.notes)
     if table.classes is None and table.y is not None and table.y.ndim == 1:
         table.y = table.y[:, None]
     train, val = _split(table, args.val_split, args.seed)
@@ -86,7 +89,7 @@ def run_train(args: argparse.Namespace) -> int:
     if comm is not None:  # one rank per GPU: a GPU backend's device is the rank's on its machine
         args.backend = spec_for_rank(args.backend, comm.local_rank)
     net, loss = _network(args, train)
-    metrics = [m for m in args.metrics.split(",") if m] if args.metrics else []
+    metrics = metric_names(args.metrics, table.classes is not None)
     if not metrics and table.classes is not None:
         metrics = ["accuracy"]
     start = time.perf_counter()
@@ -130,6 +133,12 @@ def _metadata(
         "loss": loss,
         "metrics": metrics,
     }
+
+
+def tell(notes: list[str]) -> None:
+    """The choices made reading the data, one line each, where the results are not written."""
+    for note in notes:
+        print(f"portnn: {note}", file=sys.stderr)
 
 
 def predictions(net: Sequential, X: np.ndarray) -> np.ndarray:
