@@ -32,7 +32,7 @@ def with_value(a, row, value):
         (np.ones((0, 3)), np.ones((0, 1)), ValueError, r"X: has zero rows"),
         (np.ones((4, 0)), GOOD_Y, ValueError, r"X: has zero features"),
         (np.ones((4, 5)), GOOD_Y, ValueError, r"X: the model takes 3 features, got 5"),
-        (GOOD_X, np.ones(4), ValueError, r"y: mse: target shape \(4,\) differs from prediction shape \(4, 1\)"),
+        (GOOD_X, np.ones((4, 2)), ValueError, r"y: mse: target shape \(4, 2\) differs from prediction shape \(4, 1\)"),
         (GOOD_X + 1j, GOOD_Y, TypeError, r"X: complex data is not supported"),
         (np.array([["a", "b", "c"]] * 4), GOOD_Y, TypeError, r"X: expected numbers, got an array of dtype <U1"),
         (np.array([[object()] * 3] * 4), GOOD_Y, TypeError, r"X: expected numbers, got an array of dtype object"),

@@ -58,3 +58,21 @@ def test_in_a_jupyter_kernel_auto_shows_a_bar(tmp_path):
     widgets = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert "True 4" in text
     assert widgets or re.search(r"4/4", text), outputs
+
+
+def test_the_bar_ends_on_the_last_epoch_s_numbers(capsys):
+    """Epochs faster than the bar's redraws: its final line still shows the last epoch's logs."""
+    h = small_fit(progress="bar", metrics=["mae"])
+    final = capsys.readouterr().err.split("\r")[-1]
+    for key in ("loss", "val_loss", "mae", "val_mae"):
+        assert f"{key}={h.history[key][-1]:.4g}" in final, final
+    assert "3/3" in final
+
+
+def test_the_bar_takes_tqdm_s_text_bar_outside_a_notebook_or_without_ipywidgets(monkeypatch):
+    from tqdm.std import tqdm
+
+    assert progress.bar_class() is tqdm  # pytest: no notebook
+    monkeypatch.setattr(progress, "in_notebook", lambda: True)
+    monkeypatch.setattr(progress.importlib.util, "find_spec", lambda name: None)
+    assert progress.bar_class() is tqdm  # a notebook without ipywidgets: no "IProgress not found"

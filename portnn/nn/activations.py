@@ -6,9 +6,9 @@ import math
 from typing import Any
 
 from .. import _math
-from .._checks import by_name
 from .._xp import Backend
-from .layers import Backprop, Layer
+from .layers import ACTIVATIONS, Backprop, Layer
+from .layers import get_activation as get_activation  # its home is layers: Dense(activation=) uses it
 
 Array = Any
 
@@ -193,20 +193,17 @@ class Softmax(Activation):
         return S, backprop
 
 
-ACTIVATIONS: dict[str, type[Activation]] = {
-    "identity": Identity,
-    "linear": Identity,
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "relu": ReLU,
-    "leaky_relu": LeakyReLU,
-    "elu": ELU,
-    "softplus": Softplus,
-    "gelu": GELU,
-    "softmax": Softmax,
-}
-
-
-def get_activation(name: str | Activation) -> Activation:
-    """An activation layer by name (``"relu"``) or the layer itself."""
-    return by_name("activation", name, Activation, ACTIVATIONS)  # type: ignore[no-any-return]
+ACTIVATIONS.update(
+    {
+        "identity": Identity,
+        "linear": Identity,
+        "sigmoid": Sigmoid,
+        "tanh": Tanh,
+        "relu": ReLU,
+        "leaky_relu": LeakyReLU,
+        "elu": ELU,
+        "softplus": Softplus,
+        "gelu": GELU,
+        "softmax": Softmax,
+    }
+)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._checks import positive_int
+from .._checks import by_name, positive_int
 from .._xp import Backend
 from ..initializers import Initializer, get_initializer
 
@@ -53,6 +53,18 @@ def layer_name(layer: Layer) -> str:
     """The name ``layer``'s class is registered under (what checkpoints store)."""
     cls = type(layer)
     return cls.__dict__.get("registry_name") or cls.__name__
+
+
+# Activation names ("relu") -> classes: filled by portnn.nn.activations, where the classes live.
+ACTIVATIONS: dict[str, type[Layer]] = {}
+
+
+def get_activation(name: str | Layer) -> Layer:
+    """An activation layer by name (``"relu"``) or the layer itself."""
+    layer = by_name("activation", name, Layer, ACTIVATIONS)
+    if not hasattr(layer, "relu_like"):  # what every Activation declares
+        raise ValueError(f"activation: expected an activation name or layer, got {type(layer).__name__}")
+    return layer  # type: ignore[no-any-return]
 
 
 def layer_from_config(name: str, config: dict[str, Any]) -> Layer:
@@ -146,12 +158,17 @@ class Layer:
 class Dense(Layer):
     """Fully connected layer: ``Y = X @ weight + bias``, ``weight`` shaped ``(n_in, n_out)``.
 
-    ``init="auto"`` picks He-normal when a ReLU-family activation follows, Glorot-uniform otherwise.
+    ``activation`` (a name such as ``"relu"``, or an activation layer) is applied to ``Y``, as
+    Keras's ``Dense(units, activation=...)``: ``Dense(4, 8, activation="relu")`` computes what
+    ``Dense(4, 8), ReLU()`` does, as one layer. ``init="auto"`` picks He-normal when a ReLU-family
+    activation follows (or is the layer's own), Glorot-uniform otherwise.
 
     >>> import portnn as pn
-    >>> net = pn.Sequential(pn.Dense(2, 3), backend="numpy", seed=0)
+    >>> net = pn.Sequential(pn.Dense(2, 3, activation="relu"), backend="numpy", seed=0)
     >>> net.state_dict()["0.weight"].shape
     (2, 3)
+    >>> bool((net([[1.0, -2.0]]) >= 0).all())
+    True
     """
 
     output_kind = "real"
@@ -160,14 +177,31 @@ class Dense(Layer):
     def example(cls) -> Dense:
         return cls(3, 2)
 
-    def __init__(self, n_in: int, n_out: int, bias: bool = True, init: str | Initializer = "auto") -> None:
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        bias: bool = True,
+        init: str | Initializer = "auto",
+        activation: str | Layer | dict | None = None,
+    ) -> None:
         super().__init__()
         self.n_in: int = positive_int("n_in", n_in)  # type: ignore[assignment]
         self.n_out: int = positive_int("n_out", n_out)  # type: ignore[assignment]
         self.bias = bool(bias)
         self.init = init if init == "auto" else get_initializer(init)
         self._init_name = init if isinstance(init, str) else getattr(init, "__name__", "custom")
-        self.auto_init = "glorot_uniform"  # the model switches it to he_normal before ReLU-like layers
+        if isinstance(activation, dict):  # as get_config saves an activation with settings
+            activation = layer_from_config(activation["class"], activation["config"])
+        self.activation = None if activation is None else get_activation(activation)
+        self._activation_name = activation if isinstance(activation, str) else None
+        if self.activation is not None:
+            self.activation.owns_input = True  # the product is fresh: the activation may overwrite it
+            kind = self.activation.output_kind
+            self.output_kind = "real" if kind == "same" else kind  # type: ignore[misc,assignment]  # this layer's
+        relu_like = getattr(self.activation, "relu_like", False)
+        # the model switches it to he_normal before ReLU-like layers
+        self.auto_init = "he_normal" if relu_like else "glorot_uniform"
 
     def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         init = get_initializer(self.auto_init if self.init == "auto" else self.init)
@@ -185,6 +219,11 @@ class Dense(Layer):
             raise ValueError(f"Dense: expected {self.n_in} input features, the layer before gives {n_in}")
         return self.n_out
 
+    def bind(self, backend: Backend, dtype: Any) -> None:
+        super().bind(backend, dtype)
+        if self.activation is not None:
+            self.activation.bind(backend, dtype)
+
     def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
         W, bk = self.params["weight"], self.backend
         Y = bk.matmul(X, W)
@@ -198,10 +237,18 @@ class Dense(Layer):
                 grads["bias"] = bk.sum0_into(dY, grads["bias"])
             return bk.matmul(dY, W.T) if input_grad else None
 
-        return Y, backprop
+        if self.activation is None:
+            return Y, backprop
+        out, activation_backprop = self.activation.forward(Y, training)
+        return out, lambda dY, input_grad=True: backprop(activation_backprop(dY), input_grad)
 
     def get_config(self) -> dict[str, Any]:
-        return {"n_in": self.n_in, "n_out": self.n_out, "bias": self.bias, "init": self._init_name}
+        config = {"n_in": self.n_in, "n_out": self.n_out, "bias": self.bias, "init": self._init_name}
+        if self.activation is not None:  # only then: files of Dense layers without one stay as they were
+            act = self.activation
+            named = {"class": layer_name(act), "config": act.get_config()}
+            config["activation"] = self._activation_name or named
+        return config
 
 
 class Dropout(Layer):

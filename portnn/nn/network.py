@@ -16,7 +16,7 @@ from .activations import get_activation
 from .layers import Dense, Dropout, Layer
 from .paramblock import ParameterBlock
 from .parameter import Buffer, Parameter
-from .summary import summary_table
+from .summary import SummaryText, summary_table
 
 Array = Any
 
@@ -40,12 +40,14 @@ class Network:
         for layer, nxt in zip(self.layers, self.layers[1:] + [None]):
             if isinstance(layer, Dense) and getattr(nxt, "relu_like", False):
                 layer.auto_init = "he_normal"
-            if isinstance(layer, Dense) and nxt is not None:
+            if isinstance(layer, Dense) and layer.activation is None and nxt is not None:
                 nxt.owns_input = True  # Dense returns a fresh array that its backprop does not need
         dropouts = [x for x in self.layers if isinstance(x, Dropout)]
         for layer, rng in zip(dropouts, spawn(dropout_rng, len(dropouts))):
             layer.rng = rng
         self.optimizer: Any = None  # the optimizer of the last fit: moved along by to()
+        self.loss: Any = None  # the last fit's loss and metrics: what evaluate measures by default
+        self.metrics: list = []
         self.train_step: Any = None  # the last fit's TrainStep (it keeps its compiled code)
         self.history: Any = None  # the last fit's History
         self.initial_epoch = 0  # where fit starts: set by a callback that resumes a run
@@ -158,8 +160,8 @@ class Network:
 
     def summary(self) -> str:
         """Print (and return) a table of the layers, their output sizes, parameters and buffers,
-        the totals, and the backend, device and dtype."""
-        text = summary_table(self)
+        the totals, and the backend, device and dtype. In Jupyter it shows once, as printed."""
+        text = SummaryText(summary_table(self))
         print(text)
         return text
 

@@ -20,15 +20,28 @@ def _count(arrays: dict) -> int:
     return sum(math.prod(a.shape) for a in arrays.values())
 
 
+def _activation_name(layer: Any) -> str:
+    args = ", ".join(f"{k}={v!r}" for k, v in layer.get_config().items())
+    return type(layer).__name__ + (f"({args})" if args else "")
+
+
+class SummaryText(str):
+    """The table :meth:`Network.summary` prints and returns: a ``str``, which IPython and Jupyter
+    do not display a second time when it ends a cell (the table is printed already)."""
+
+    def _ipython_display_(self) -> None:
+        return None
+
+
 def summary_table(network: Summarized) -> str:
     """The table :meth:`Network.summary` prints.
 
     >>> import portnn as pn
-    >>> print(summary_table(pn.Sequential(pn.Dense(2, 3), pn.ReLU(), pn.Dense(3, 1), seed=0)))
-    #  layer          output  parameters  buffers
-    0  Dense(2 -> 3)  3                9        0
-    1  ReLU           3                0        0
-    2  Dense(3 -> 1)  1                4        0
+    >>> print(summary_table(pn.Sequential(pn.Dense(2, 3), pn.ReLU(), pn.Dense(3, 1, activation="sigmoid"), seed=0)))
+    #  layer                   output  parameters  buffers
+    0  Dense(2 -> 3)           3                9        0
+    1  ReLU                    3                0        0
+    2  Dense(3 -> 1, Sigmoid)  1                4        0
     total: 13 trainable parameters, 0 buffer values; backend numpy (device cpu), float32
     """
     rows, size = [], network.n_in
@@ -37,6 +50,8 @@ def summary_table(network: Summarized) -> str:
         name = type(layer).__name__
         if hasattr(layer, "n_in") and hasattr(layer, "n_out"):
             name += f"({layer.n_in} -> {layer.n_out})"
+        if getattr(layer, "activation", None) is not None:  # Dense(..., activation=...)
+            name = f"{name[:-1]}, {_activation_name(layer.activation)})"
         rows.append((str(i), name, "?" if size is None else str(size), _count(layer.params), _count(layer.buffers)))
     width = max([len("layer")] + [len(r[1]) for r in rows]) + 2
     lines = [f"{'#':<3}{'layer':<{width}}{'output':<8}{'parameters':>10}{'buffers':>9}"]

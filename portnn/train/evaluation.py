@@ -27,23 +27,28 @@ def evaluate(
     X: Any,
     y: Any,
     *,
-    loss: str | Loss = "mse",
-    metrics: Sequence[str | Metric] = (),
+    loss: str | Loss | None = None,
+    metrics: Sequence[str | Metric] | None = None,
     batch_size: int | None = None,
     sample_weight: Any = None,
 ) -> dict[str, float]:
     """The loss (under ``"loss"``) and each metric (under its name) of ``model`` on ``(X, y)``:
     inference mode (Dropout off), ``batch_size`` rows at a time (``None``: all at once), computed
     on the device and read once at the end. With ``sample_weight`` (one per row) each is the
-    weighted mean over rows.
+    weighted mean over rows. ``loss`` and ``metrics`` left out are the last ``fit``'s (as Keras
+    measures what the model was compiled with), or ``"mse"`` and none before any fit.
 
     >>> import portnn as pn
     >>> X, y = pn.datasets.xor()
     >>> net = pn.Sequential(pn.Dense(2, 1), pn.Sigmoid(), seed=0)
     >>> sorted(net.evaluate(X, y, loss="bce", metrics=["accuracy"]))
     ['accuracy', 'loss']
+    >>> h = net.fit(X, y, loss="bce", metrics=["accuracy"], progress=False)
+    >>> sorted(net.evaluate(X, y))  # the fit's loss and metrics
+    ['accuracy', 'loss']
     """
-    loss = get_loss(loss)
+    loss = get_loss(loss if loss is not None else (model.loss or "mse"))
+    metrics = metrics if metrics is not None else model.metrics
     batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
     X, y = prepare(model, X, y, loss, "X", "y")
     row_weights = prepare_weights(model, loss, y, sample_weight)
@@ -60,6 +65,8 @@ def prepare(model: Network, X: Any, y: Any, loss: Loss, x_name: str, y_name: str
     y = _checks.targets(y_name, y, model.backend, model.dtype, X.shape[0])
     check_output(model, loss, X, x_name)  # a loss that does not fit the model's output, before any step
     n_out = model.n_out if model.n_out is not None else model.forward(X[:1, ...], False)[0].shape[1]
+    if len(y.shape) == 1 and n_out == 1 and not loss.takes_labels:  # one target per row: a column, as Keras
+        y = model.xp.reshape(y, (y.shape[0], 1))
     try:
         y = loss.prepare_target(model.xp, y, (X.shape[0], n_out), model.dtype)
     except ValueError as exc:

@@ -39,6 +39,7 @@ def fit(
     batch_size: int | None = None,
     shuffle: bool = True,
     validation_data: tuple | None = None,
+    validation_split: float = 0.0,
     callbacks: Sequence[Callback] = (),
     progress: bool | str = "auto",
     compile: bool = True,
@@ -49,7 +50,11 @@ def fit(
 ) -> History:
     """Train ``model`` on ``(X, y)``.
 
-    ``batch_size=None`` trains on the full batch (one step per epoch); ``1`` is per-sample SGD.
+    The defaults differ from Keras's (``batch_size=32``, ``epochs=1`` there): ``batch_size=None``
+    trains on the full batch, one step per epoch, and ``epochs=1`` is one step in all. That is
+    gradient descent as the textbooks write it, and right for small data sets trained for many
+    epochs; for Keras's habits pass ``batch_size=32`` and more epochs (and ``optimizer="adam"``:
+    the default is plain ``SGD(lr=0.01)``). ``1`` is per-sample SGD.
     Rows are reshuffled every epoch from the model's seeded RNG when ``shuffle`` and there is more
     than one batch. Losses stay on the device and are read once per epoch. A non-finite loss or
     parameter stops training with :class:`DivergenceError`, restoring the last finite weights.
@@ -65,7 +70,9 @@ def fit(
     ``metrics`` (names or :class:`portnn.objectives.metrics.Metric` objects) are logged each epoch under their
     names, computed on the device from the predictions each step trains on and read with the loss;
     with ``validation_data`` (``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``) the
-    validation loss and metrics as ``val_loss``, ``val_<name>``. ``sample_weight`` (one per row)
+    validation loss and metrics as ``val_loss``, ``val_<name>``. ``validation_split=0.2`` holds out
+    the last 20% of the rows (and of their weights) as validation data, taken before any shuffling,
+    as in Keras. The loss and metrics are remembered for ``model.evaluate``. ``sample_weight`` (one per row)
     and ``class_weight`` (``{label: weight}``, unlisted classes 1) weigh the rows: the loss, the
     epoch's loss and the metrics become weighted means (weight 2 counts a row twice).
 
@@ -90,9 +97,14 @@ def fit(
     batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
     shown = progress_display.resolve(progress)
     X, y = prepare(model, X, y, loss, "X", "y")
-    data = TrainingData(X, y, prepare_weights(model, loss, y, sample_weight, class_weight), batch_size, shuffle)
+    weights = prepare_weights(model, loss, y, sample_weight, class_weight)
+    validation: tuple | None
+    if validation_split_rows(validation_split, validation_data, X.shape[0]) < X.shape[0]:
+        (X, y, weights), validation = split_off(X, y, weights, validation_split)
+    else:
+        validation = _validation(model, loss, validation_data)
+    data = TrainingData(X, y, weights, batch_size, shuffle)
     _check_batch_rows(model, data.batches, batch_size)
-    validation = _validation(model, loss, validation_data)
     metric_set = MetricSet(metrics, output_kind(model, loss)) if metrics else None
     if distributed is None:
         parallel = None
@@ -102,6 +114,7 @@ def fit(
         step, model.rank = parallel.step, distributed.rank
         shown = shown if distributed.rank == 0 else None
     model.train_step, model.optimizer, model.stop_training, model.initial_epoch = step, optimizer, False, 0
+    model.loss, model.metrics = loss, list(metrics)  # what evaluate measures unless told otherwise
     callbacks = [History(), *callbacks]
     model.history = callbacks[0]
     try:
@@ -141,6 +154,29 @@ def _train(
             bar.close()
     loop.guard.check_final(epoch)
     return epoch
+
+
+def validation_split_rows(fraction: Any, validation_data: Any, n: int) -> int:
+    """The number of training rows that ``validation_split=fraction`` leaves of ``n`` (``n`` for
+    no split); ``ValueError``/``TypeError`` naming ``validation_split`` for a bad fraction."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction < 1.0:
+        raise ValueError(f"validation_split: expected a fraction in [0, 1), got {fraction!r}")
+    if fraction == 0.0:
+        return n
+    if validation_data is not None:
+        raise TypeError("validation_split: give validation_split or validation_data, not both")
+    rows = math.floor(n * (1.0 - fraction))  # Keras's split point: at least one validation row
+    if rows == 0:
+        raise ValueError(f"validation_split: {fraction!r} of {n} rows leaves no rows to train on")
+    return rows
+
+
+def split_off(X: Array, y: Array, weights: RowWeights | None, fraction: float) -> tuple[tuple, tuple]:
+    """The first rows of prepared data for training, the last ``fraction`` of them for validation."""
+    k = validation_split_rows(fraction, None, X.shape[0])
+    train_w = None if weights is None else RowWeights(weights.host[:k], weights.device[:k, ...])
+    val_w = None if weights is None else RowWeights(weights.host[k:], weights.device[k:, ...])
+    return (X[:k, ...], y[:k, ...], train_w), (X[k:, ...], y[k:, ...], val_w)
 
 
 def _validation(model: Network, loss: Loss, data: Any) -> tuple[Array, Array, RowWeights | None] | None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import io
+from .._xp import spec_with_device
 from ..nn.network import Network
 from . import checkpoint, evaluation
 from .loop import fit as _fit
@@ -43,14 +44,10 @@ class Sequential(Network):
     (1, 1)
     """
 
-    def fit(self, X: Any, y: Any, **kwargs: Any) -> Any:
-        """Train; see :func:`portnn.train.loop.fit` for the arguments. Returns a History."""
-        return _fit(self, X, y, **kwargs)
-
-    def evaluate(self, X: Any, y: Any, **kwargs: Any) -> dict[str, float]:
-        """The loss (``"loss"``) and each metric (under its name) on ``(X, y)``, in inference mode,
-        read from the device once; see :func:`portnn.train.evaluation.evaluate` for the arguments."""
-        return evaluation.evaluate(self, X, y, **kwargs)
+    # The functions themselves, so that help(), editors and inspect.signature show their real
+    # parameters and documentation (the network is their first argument).
+    fit = _fit
+    evaluate = evaluation.evaluate
 
     def save(self, path: str | os.PathLike, include_optimizer: bool = False) -> None:
         """Save to a safetensors file (atomically, checksummed): parameters, buffers, architecture,
@@ -86,7 +83,7 @@ def load(path: str | os.PathLike, backend: str = "numpy", device: str | None = N
     """
     path = os.fspath(path)
     if device is not None:
-        backend = f"{backend.partition(':')[0]}:{device}"
+        backend = spec_with_device(backend, device)
     tensors, meta = io.read(path, verify=verify)
     model = checkpoint.rebuild(
         path, tensors, meta, lambda layers, dtype: Sequential(*layers, backend=backend, dtype=dtype, seed=None)

@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
+
+
+def figure_class() -> type:
+    """matplotlib's Figure, plus ``_repr_png_``: Jupyter shows the chart when a cell ends with
+    ``history.plot()``. A Figure made without pyplot has no display of its own (pyplot's inline
+    backend registers one only for figures it manages). Raises ``ImportError`` without matplotlib."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError("History.plot needs matplotlib: pip install 'portnn[plot]'") from exc
+
+    class HistoryFigure(Figure):
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=100)
+            return buffer.getvalue()
+
+    return HistoryFigure
 
 
 def plot_history(history: dict[str, list[float]], path: Any = None) -> Any:
     """Loss curves (``loss``, ``val_loss``) in one panel and every other logged value beside them,
-    by epoch; saved to ``path`` when given. Returns the matplotlib Figure (Jupyter displays it).
+    by epoch; saved to ``path`` when given. Returns the matplotlib Figure, which Jupyter shows
+    as a PNG image when it ends a cell.
 
     The figure is built without pyplot: the user's backend is not switched and no figure is left
     open in pyplot's registry.
 
     Raises ``ImportError`` saying how to install matplotlib when it is missing.
     """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError("History.plot needs matplotlib: pip install 'portnn[plot]'") from exc
+    Figure = figure_class()
     if not history:
         raise ValueError("History.plot: nothing to plot yet (train first)")
     losses = [k for k in history if k in ("loss", "val_loss")]

@@ -1,5 +1,6 @@
 """What ``fit`` shows while it trains: a progress bar in a terminal or a Jupyter notebook (tqdm's
-auto flavour), one plain line per epoch where nothing is interactive (a log file, CI), or nothing.
+widget where ipywidgets is installed, its text bar elsewhere), one plain line per epoch where
+nothing is interactive (a log file, CI), or nothing.
 
 ``progress="auto"`` picks the bar in a terminal or a notebook and nothing elsewhere;
 ``"lines"`` prints ``epoch 3/100  loss 0.1234  val_loss 0.2345  0.52 s`` to stderr per epoch.
@@ -7,6 +8,7 @@ auto flavour), one plain line per epoch where nothing is interactive (a log file
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 from typing import Any
@@ -39,26 +41,45 @@ def make(kind: str | None, epochs: int, first: int = 0) -> Bar | Lines | None:
     return Lines(epochs) if kind == "lines" else None
 
 
+def bar_class() -> Any:
+    """tqdm's notebook widget in Jupyter where ipywidgets is installed (the ``notebook`` extra),
+    its text bar everywhere else. Not ``tqdm.auto``: without ipywidgets it warns "IProgress not
+    found" before falling back to the same text bar."""
+    if in_notebook() and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.notebook import tqdm as notebook_tqdm
+
+        return notebook_tqdm
+    from tqdm.std import tqdm
+
+    return tqdm
+
+
 class Bar:
-    """A tqdm bar over epochs with the latest logs and samples per second (refreshed at most 10x/s);
-    a notebook widget in Jupyter, text elsewhere."""
+    """A tqdm bar over epochs with the latest logs and samples per second (redrawn at most 10x/s,
+    and once more when it closes, so that it ends on the last epoch's numbers); a notebook widget
+    in Jupyter, text elsewhere."""
 
     def __init__(self, epochs: int, first: int = 0) -> None:
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=epochs, initial=first, unit="epoch", file=sys.stderr, dynamic_ncols=True)
+        self.bar = bar_class()(total=epochs, initial=first, unit="epoch", file=sys.stderr, dynamic_ncols=True)
         self.last, self.done = 0.0, first
+        self.latest: tuple[dict[str, float], float] | None = None  # the last epoch's numbers, drawn or not
 
     def update(self, epoch: int, logs: dict[str, float], samples_per_s: float) -> None:
-        now, self.done = time.perf_counter(), epoch + 1
+        now, self.done, self.latest = time.perf_counter(), epoch + 1, (logs, samples_per_s)
         if now - self.last > 0.1:
+            self.draw()
+            self.last = now
+
+    def draw(self) -> None:
+        if self.latest is not None:
+            logs, samples_per_s = self.latest
             shown = {k: f"{v:.4g}" for k, v in logs.items()}
             self.bar.set_postfix(shown, samples_s=f"{samples_per_s:.3g}", refresh=False)
-            self.bar.n, self.last = epoch + 1, now
-            self.bar.refresh()
+        self.bar.n = self.done
+        self.bar.refresh()
 
     def close(self) -> None:
-        self.bar.n = self.done
+        self.draw()
         self.bar.close()
 
 
