@@ -17,6 +17,7 @@ import numpy as np
 from .arrays import Array, _host_dtype, to_numpy
 from .hostreads import HostReads
 from .registry import ArrayLibrary
+from .updates import InPlaceUpdates
 
 _FLOAT_DTYPES = ("float32", "float64")
 
@@ -33,11 +34,12 @@ FAST_PATHS = (
     "relu_grad",
     "add_bias",
     "sub_scaled",
+    "mul_into",
     "compile",
 )
 
 
-class Backend(HostReads, ArrayLibrary):
+class Backend(InPlaceUpdates, HostReads, ArrayLibrary):
     """An array namespace bound to one device, with what it can do.
 
     Code outside this package asks these capabilities, never the library's name or the spec's text.
@@ -162,51 +164,6 @@ class Backend(HostReads, ArrayLibrary):
         """
         return contextlib.nullcontext()
 
-    # -- in-place updates where arrays are writeable, rebinding where not ----------------------
-    def iadd(self, a: Array, b: Any) -> Array:
-        """``a + b``, written into ``a`` when arrays are writeable. Returns the result."""
-        if self.writeable:
-            a += b
-            return a
-        return a + b
-
-    def isub(self, a: Array, b: Any) -> Array:
-        """``a - b``, into ``a`` when writeable."""
-        if self.writeable:
-            a -= b
-            return a
-        return a - b
-
-    def imul(self, a: Array, b: Any) -> Array:
-        """``a * b``, into ``a`` when writeable."""
-        if self.writeable:
-            a *= b
-            return a
-        return a * b
-
-    def ipow(self, a: Array, b: float) -> Array:
-        """``a ** b``, into ``a`` when writeable."""
-        if self.writeable:
-            a **= b
-            return a
-        return a**b
-
-    def sub_scaled(self, a: Array, b: Array, scale: float) -> Array:
-        """``a - scale * b``, into ``a`` when writeable, with ``b`` as the scratch space for
-        ``scale * b`` (its values are lost): the SGD step in one call, no temporary."""
-        if self.writeable:
-            b *= scale
-            a -= b
-            return a
-        return a - scale * b
-
-    def copy_into(self, dst: Array, src: Array) -> Array:
-        """``src``'s values, in ``dst`` when writeable (immutable arrays are simply shared)."""
-        if self.writeable:
-            dst[...] = src
-            return dst
-        return src
-
     def flat_views(self, flat: Array, shapes: list[tuple[int, ...]], align: int = 1) -> list[Array] | None:
         """Parts of the 1-D ``flat`` in order, shaped ``shapes``, each starting at a multiple of
         ``align`` elements, as views sharing its memory (one in-place update of ``flat`` updates
@@ -287,7 +244,7 @@ def _generic_twin(cls: type[Backend]) -> type[Backend]:
     if not cls.fast_paths:
         return cls
     if cls not in _GENERIC_TWINS:
-        generic = {name: vars(Backend)[name] for name in FAST_PATHS}
+        generic = {name: getattr(Backend, name) for name in FAST_PATHS}  # (some from InPlaceUpdates)
         namespace = {**generic, "compiles": False, "fast_paths": False, "__module__": __name__, "__doc__": cls.__doc__}
         _GENERIC_TWINS[cls] = cast(type[Backend], type(f"Generic{cls.__name__}", (cls,), namespace))
     return _GENERIC_TWINS[cls]

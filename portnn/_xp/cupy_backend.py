@@ -87,7 +87,8 @@ class CupyBackend(OutParamBackend):
     def peak_memory_bytes(self) -> int | None:
         return int(self._native.get_default_memory_pool().total_bytes())
 
-    def sub_scaled(self, a: Array, b: Array, scale: float) -> Array:
+    def sub_scaled(self, a: Array, b: Array, scale: float, scratch: Array | None = None) -> Array:
+        # one kernel, b left as it was: no scratch space needed
         if not self.writeable:
             return a - scale * b
         if self._scale_on_device(scale, a) and self._vector.fits(a, b) and a.shape == b.shape:

@@ -23,3 +23,6 @@ class OutParamBackend(Backend):
 
     def zero_where_not(self, mask: Array, x: Array) -> Array:
         return self._native.multiply(x, mask, out=x) if self.writeable else x * mask
+
+    def mul_into(self, out: Array, a: Array, b: Array) -> Array:
+        return self._native.multiply(a, b, out=out) if self.writeable else a * b

@@ -119,11 +119,11 @@ class TorchBackend(OutParamBackend):
         # torch.mm: the 2-D product without torch.matmul's dispatch on the operands' ranks
         return self._native.mm(a, b) if a.ndim == 2 == b.ndim else a @ b
 
-    def sub_scaled(self, a: Array, b: Array, scale: Any) -> Array:
-        # a - scale * b in one in-place operation (b, the scratch space, is left as it was)
+    def sub_scaled(self, a: Array, b: Array, scale: Any, scratch: Array | None = None) -> Array:
+        # a - scale * b in one in-place operation (b is left as it was; no scratch space needed)
         if self.writeable and a.shape == b.shape:
             return a.addcmul_(b, scale, value=-1)
-        return super().sub_scaled(a, b, scale)
+        return super().sub_scaled(a, b, scale, scratch)
 
 
 @contextlib.contextmanager

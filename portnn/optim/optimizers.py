@@ -1,162 +1,45 @@
-"""Optimizers. One code path per algorithm: every update goes through the backend's in-place
-helpers, which write into the existing buffers where arrays are writeable (no allocation per step)
-and rebind to new arrays where they are not (JAX). Semantics follow PyTorch's optimizers.
+"""The update rules, each written as its paper writes it, one line of the formula per line of code.
+
+Every rule goes through the backend's in-place helpers, which write into the optimizer's own
+buffers where arrays are writeable (no allocation per step) and rebind to new arrays where they
+are not (JAX). The gradient ``g`` is only read: whatever a rule needs to compute goes into its
+scratch buffers (``state["scratch"]``, ``state["scratch2"]``), so after a step ``Parameter.grad``
+is still the gradient of the backward pass. Defaults follow PyTorch; ``velocity_form`` (SGD) and
+``eps_hat`` (Adam) give scikit-learn's and Keras's forms.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import math
+from typing import Any
 
-from .._checks import by_name, number_in_range, same_shape
-from .._xp import Backend, to_numpy
-from ..nn.paramblock import FlatState
-from .clipping import GradientClipping
+from .._checks import number_in_range
+from .base import OPTIMIZERS, Optimizer, get_optimizer, optimizer_from_state
 from .schedules import Schedule
 
-if TYPE_CHECKING:
-    from ..nn.parameter import Parameter
+__all__ = ["OPTIMIZERS", "SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "get_optimizer", "optimizer_from_state"]
 
 Array = Any
-
-
-OPTIMIZERS: dict[str, type[Optimizer]] = {}
-
-
-class Optimizer:
-    """Base class. ``lr`` is a positive number or a schedule ``step -> lr``. Keras's ``clipnorm``,
-    ``global_clipnorm`` and ``clipvalue`` (every optimizer's ``**clipping`` keywords) clip the loss
-    gradients before the update and any L2 ``weight_decay``: see :mod:`portnn.optim.clipping`.
-
-    Subclasses are registered by their lower-case class name (``"sgd"``), so ``optimizer="sgd"``
-    and checkpoints find them. ``state_dict()`` / ``load_state_dict()`` own the state and settings.
-    """
-
-    state_names: tuple[str, ...] = ()
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        OPTIMIZERS[cls.__name__.lower()] = cls
-
-    def __init__(self, lr: float | Schedule = 0.01, weight_decay: float = 0.0, **clipping: float | None) -> None:
-        if callable(lr):
-            self.schedule: Schedule | None = lr
-            self.lr = float(lr(0))
-        else:
-            self.schedule, self.lr = None, number_in_range("lr", lr, 0.0, low_open=True)
-        self.weight_decay = number_in_range("weight_decay", weight_decay, 0.0)
-        self.clipping = GradientClipping.from_keywords(type(self).__name__, clipping)
-        self.steps = 0
-        self.state: dict[str, dict[str, Array]] = {}
-        self.parameters: list[Parameter] = []
-        self.flat: FlatState | None = None  # the parameter block's state, set by bind where there is one
-        self.forget_constants()
-
-    def bind(self, parameters: list[Parameter], backend: Backend, owner: object = None) -> None:
-        """Attach to a network's parameters; state is created once, or kept when it already fits.
-        Bound to another ``owner`` (network) than before, it starts afresh: no state leaks across models."""
-        if owner is not None and getattr(self, "owner_id", None) not in (None, id(owner)):
-            self.state, self.steps = {}, 0
-        self.owner_id = id(owner) if owner is not None else getattr(self, "owner_id", None)
-        self.parameters, self.backend = list(parameters), backend
-        self.forget_constants()
-        xp = backend.xp
-        for param in self.parameters:
-            p = param.value
-            state = self.state.get(param.name)
-            if state is None or any(v.shape != p.shape for v in state.values()):
-                self.state[param.name] = {n: xp.zeros_like(p) for n in self.state_names}
-        self.flat = FlatState.build(getattr(owner, "parameter_block", None), self)
-
-    def move(self, backend: Backend, dtype: Any) -> None:
-        """Move the state to another backend/dtype (the model's ``to()`` calls this)."""
-        for state in self.state.values():
-            for name in state:
-                state[name] = backend.asarray(state[name], dtype)
-        self.backend, self.flat = backend, None
-        self.forget_constants()
-
-    def forget_constants(self) -> None:
-        """Drop the arrays cached from settings (lr as a 0-D array): they are made again, on the
-        current backend, when next needed. Called on binding, moving, and around a traced step."""
-        self._lr_value: float | None = None  # the lr that _lr_array holds
-        self._lr_array: Array = None
-
-    def step(self) -> None:
-        """Apply one update to every bound parameter, from the gradients in the layers."""
-        self.steps += 1
-        if self.schedule is not None:
-            self.lr = float(self.schedule(self.steps - 1))
-        if self.clipping.active:  # all that plain optimizers pay for it
-            self.clipping(self.parameters, self.backend)
-        flat = self.flat
-        if flat is not None and flat.intact():  # every update is elementwise: one call for all parameters
-            self._update(flat.block.values, flat.block.grads, flat.state)
-            return
-        state = self.state
-        for param in self.parameters:  # the dicts behind the Parameter views: no property calls per step
-            store, key = param.store, param.key
-            store[key] = self._update(store[key], param.grads[key], state[param.name])
-
-    def _update(self, p: Array, g: Array, state: dict[str, Array]) -> Array:
-        raise NotImplementedError
-
-    def _add_l2(self, p: Array, g: Array, state: dict[str, Array]) -> Array:
-        """``g + weight_decay * p`` without a temporary (scratch buffer)."""
-        bk = self.backend
-        s = state["scratch"] = bk.imul(bk.copy_into(state["scratch"], p), self.weight_decay)
-        return bk.iadd(g, s)
-
-    def get_config(self) -> dict[str, Any]:
-        """Constructor arguments (saved with a checkpoint). A schedule is saved as its current lr."""
-        return {"lr": self.lr, "weight_decay": self.weight_decay, **self._extra_config(), **self.clipping.config()}
-
-    def _extra_config(self) -> dict[str, Any]:
-        return {}
-
-    def state_dict(self) -> dict[str, Any]:
-        """Settings, step count and state (host NumPy copies; scratch buffers are not state):
-        ``{"class", "config", "steps", "state": {parameter name: {state name: array}}}``."""
-        state = {
-            key: {name: to_numpy(value) for name, value in entries.items() if name != "scratch"}
-            for key, entries in self.state.items()
-        }
-        return {"class": type(self).__name__, "config": self.get_config(), "steps": int(self.steps), "state": state}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Take the step count and state of :meth:`state_dict` (settings: :func:`optimizer_from_state`)."""
-        if state_dict.get("class") != type(self).__name__:
-            raise ValueError(f"optimizer state: saved from {state_dict.get('class')}, not {type(self).__name__}")
-        unknown = sorted(set(state_dict["state"]) - set(self.state))
-        if unknown:
-            raise ValueError(f"optimizer state: parameters {unknown} are not bound to this optimizer")
-        for key, entries in state_dict["state"].items():
-            for name, value in entries.items():  # in place: a flat state's views stay views
-                current = self.state[key][name]
-                value = same_shape(
-                    f"optimizer state[{key!r}][{name!r}]", self.backend.asarray(value, current.dtype), current
-                )
-                self.state[key][name] = self.backend.copy_into(current, value)
-        self.steps = int(state_dict["steps"])
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("parameters", "backend", "_lr_array", "flat")}
-        host = {key: {n: to_numpy(v) for n, v in e.items()} for key, e in self.state.items()}
-        return {**state, "state": host, "owner_id": None, "_lr_value": None}  # bound and moved again by the network
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"clipping": GradientClipping(), **state}, parameters=[], _lr_array=None, flat=None)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.clipping.arguments(lr=self.lr)})"
 
 
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, Nesterov momentum and L2 weight decay.
 
+    PyTorch's form (the default): ``b = momentum * b + g``; ``p -= lr * b`` (Nesterov:
+    ``p -= lr * (g + momentum * b)``). ``velocity_form=True`` takes the form of Sutskever et al.
+    (2013), scikit-learn's and Keras's: ``v = momentum * v - lr * g``; ``p += v`` (Nesterov:
+    ``p += momentum * v - lr * g``). The two agree for a constant ``lr`` up to rounding; when
+    ``lr`` changes between steps (scikit-learn's ``invscaling`` and ``adaptive`` set
+    ``optimizer.lr``), the velocity keeps the step sizes it was built with.
+
     >>> import portnn as pn
     >>> pn.optim.SGD(lr=0.1, momentum=0.9)
     SGD(lr=0.1)
+    >>> pn.optim.SGD(lr=0.1, momentum=0.9, nesterov=True, velocity_form=True).get_config()["velocity_form"]
+    True
     """
+
+    velocity_form = False  # the default of optimizers pickled before the setting existed
 
     def __init__(
         self,
@@ -164,39 +47,69 @@ class SGD(Optimizer):
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        velocity_form: bool = False,
         **clipping: float | None,
     ) -> None:
         super().__init__(lr, weight_decay, **clipping)
         self.momentum = number_in_range("momentum", momentum, 0.0, 1.0)
         if nesterov and self.momentum == 0.0:
             raise ValueError("nesterov: Nesterov momentum needs momentum > 0")
-        self.nesterov = bool(nesterov)
-        # Plain SGD keeps no state at all: no parameter-sized buffer is made.
-        self.state_names = ("velocity",) * bool(self.momentum) + ("scratch",) * bool(self.momentum or self.weight_decay)
+        if not isinstance(velocity_form, bool):
+            raise TypeError(f"velocity_form: expected True or False, got {velocity_form!r}")
+        self.nesterov, self.velocity_form = bool(nesterov), velocity_form
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        # scratch2: Nesterov's direction, where the scratch buffer already holds g + weight_decay * p
+        # or, in the velocity form, lr * g
+        two = self.nesterov and bool(self.weight_decay or self.velocity_form)
+        return ("velocity",) * bool(self.momentum) + ("scratch",) + ("scratch2",) * two
 
     def _extra_config(self) -> dict[str, Any]:
-        return {"momentum": self.momentum, "nesterov": self.nesterov}
+        velocity = {"velocity_form": True} if self.velocity_form else {}
+        return {"momentum": self.momentum, "nesterov": self.nesterov, **velocity}
 
     def _update(self, p: Array, g: Array, state: dict[str, Array]) -> Array:
-        bk = self.backend
+        bk, mu, lr = self.backend, self.momentum, self._lr_for(p)
         if self.weight_decay:
-            g = self._add_l2(p, g, state)
-        if self.momentum:
-            v = state["velocity"] = bk.iadd(bk.imul(state["velocity"], self.momentum), g)
-            if self.nesterov:
-                s = state["scratch"] = bk.imul(bk.copy_into(state["scratch"], v), self.momentum)
-                g = bk.iadd(g, s)
-            else:
-                g = state["scratch"] = bk.copy_into(state["scratch"], v)
-        if self.lr != self._lr_value:  # lr as a 0-D array (cheaper than a float), remade when lr changes
-            self._lr_value, self._lr_array = self.lr, bk.asarray(self.lr, p.dtype)
-        return bk.sub_scaled(p, g, self._lr_array)
+            g = self._add_l2(p, g, state)  # g + weight_decay * p, in state["scratch"]
+        if not mu:
+            # p -= lr * g (scratch: lr * g, unless g is already the optimizer's own)
+            return bk.sub_scaled(p, g, lr, None if self.weight_decay else state["scratch"])
+        if self.velocity_form:
+            return self._velocity_update(p, g, state, lr)
+        b = state["velocity"] = bk.iadd(bk.imul(state["velocity"], mu), g)  # b = mu * b + g
+        if not self.nesterov:
+            return bk.sub_scaled(p, b, lr, state["scratch"])  # p -= lr * b
+        into = "scratch2" if self.weight_decay else "scratch"
+        d = state[into] = bk.iadd(bk.mul_into(state[into], b, mu), g)  # d = g + mu * b
+        return bk.sub_scaled(p, d, lr)  # p -= lr * d
+
+    def _velocity_update(self, p: Array, g: Array, state: dict[str, Array], lr: Array) -> Array:
+        bk, mu = self.backend, self.momentum
+        s = state["scratch"] = bk.mul_into(state["scratch"], g, lr)  # lr * g
+        v = state["velocity"] = bk.isub(bk.imul(state["velocity"], mu), s)  # v = mu * v - lr * g
+        if not self.nesterov:
+            return bk.iadd(p, v)  # p += v
+        u = state["scratch2"] = bk.isub(bk.mul_into(state["scratch2"], v, mu), s)  # u = mu * v - lr * g
+        return bk.iadd(p, u)  # p += u
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba). ``weight_decay`` adds an L2 term to the gradient; see AdamW."""
+    """Adam (Kingma & Ba). ``weight_decay`` adds an L2 term to the gradient; see AdamW.
 
-    state_names = ("m", "v", "scratch")
+    ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g²``, then by default Algorithm 1 of the paper
+    (PyTorch's form): ``p -= lr / (1 - b1^t) · m / (sqrt(v / (1 - b2^t)) + eps)``. With
+    ``eps_hat=True``, ``eps`` is the paper's ε̂ (end of its Section 2), added outside the bias
+    correction, which goes into the step size: ``lr_t = lr · sqrt(1 - b2^t) / (1 - b1^t)``;
+    ``p -= lr_t · m / (sqrt(v) + eps)`` — scikit-learn's and Keras's form.
+
+    >>> import portnn as pn
+    >>> pn.optim.Adam(lr=0.01, eps_hat=True).get_config()["eps_hat"]
+    True
+    """
+
+    eps_hat = False  # the default of optimizers pickled before the setting existed
 
     def __init__(
         self,
@@ -204,6 +117,7 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        eps_hat: bool = False,
         **clipping: float | None,
     ) -> None:
         super().__init__(lr, weight_decay, **clipping)
@@ -212,28 +126,48 @@ class Adam(Optimizer):
         self.beta1 = number_in_range("betas[0]", betas[0], 0.0, 1.0)
         self.beta2 = number_in_range("betas[1]", betas[1], 0.0, 1.0)
         self.eps = number_in_range("eps", eps, 0.0, low_open=True)
+        if not isinstance(eps_hat, bool):
+            raise TypeError(f"eps_hat: expected True or False, got {eps_hat!r}")
+        self.eps_hat = eps_hat
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        # scratch2: the L2 gradient, or eps_hat's numerator (the scratch buffer holds its denominator)
+        two = self.eps_hat or bool(self.weight_decay and type(self) is Adam)
+        return ("m", "v", "scratch") + ("scratch2",) * two
 
     def _extra_config(self) -> dict[str, Any]:
-        return {"betas": (self.beta1, self.beta2), "eps": self.eps}
+        hat = {"eps_hat": True} if self.eps_hat else {}
+        return {"betas": (self.beta1, self.beta2), "eps": self.eps, **hat}
 
     def _decay(self, p: Array) -> Array:
         return p
 
     def _update(self, p: Array, g: Array, state: dict[str, Array]) -> Array:
-        bk, b1, b2 = self.backend, self.beta1, self.beta2
+        bk, b1, b2, t = self.backend, self.beta1, self.beta2, self.steps
         if self.weight_decay and type(self) is Adam:
-            g = self._add_l2(p, g, state)
+            g = self._add_l2(p, g, state, into="scratch2")
         p = self._decay(p)
-        s = bk.imul(bk.copy_into(state["scratch"], g), 1.0 - b1)
-        m = state["m"] = bk.iadd(bk.imul(state["m"], b1), s)
-        g = bk.imul(bk.imul(g, g), 1.0 - b2)
-        v = state["v"] = bk.iadd(bk.imul(state["v"], b2), g)
-        t = self.steps
-        # p -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps), built in the scratch buffer
-        s = bk.ipow(bk.imul(bk.copy_into(s, v), 1.0 / (1.0 - b2**t)), 0.5)
-        s = bk.imul(bk.ipow(bk.iadd(s, self.eps), -1.0), m)
+        s = bk.mul_into(state["scratch"], g, 1.0 - b1)
+        m = state["m"] = bk.iadd(bk.imul(state["m"], b1), s)  # m = b1 m + (1 - b1) g
+        s = bk.imul(bk.mul_into(s, g, g), 1.0 - b2)
+        v = state["v"] = bk.iadd(bk.imul(state["v"], b2), s)  # v = b2 v + (1 - b2) g²
+        if self.eps_hat:
+            state["scratch"], state["scratch2"] = s, u = self._eps_hat_step(s, m, v, state["scratch2"])
+            return bk.isub(p, u)  # p -= lr_t * m / (sqrt(v) + eps)
+        s = bk.ipow(bk.mul_into(s, v, 1.0 / (1.0 - b2**t)), 0.5)  # sqrt(v / (1 - b2^t))
+        s = bk.imul(bk.ipow(bk.iadd(s, self.eps), -1.0), m)  # m / (... + eps)
         state["scratch"] = s = bk.imul(s, self.lr / (1.0 - b1**t))
-        return bk.isub(p, s)
+        return bk.isub(p, s)  # p -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
+
+    def _eps_hat_step(self, s: Array, m: Array, v: Array, u: Array) -> tuple[Array, Array]:
+        """``lr_t * m / (sqrt(v) + eps)`` into ``u``, its denominator into ``s``; returns both."""
+        bk, t = self.backend, self.steps
+        c = 1.0 - self.beta2**t
+        root = math.sqrt(c) if isinstance(c, float) else bk.xp.sqrt(c)  # a traced step count: an array
+        lr_t = self.lr * root / (1.0 - self.beta1**t)
+        s = bk.iadd(bk.ipow(bk.copy_into(s, v), 0.5), self.eps)  # sqrt(v) + eps
+        return s, bk.idiv(bk.mul_into(u, m, lr_t), s)
 
 
 class AdamW(Adam):
@@ -245,9 +179,10 @@ class AdamW(Adam):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.01,
+        eps_hat: bool = False,
         **clipping: float | None,
     ) -> None:
-        super().__init__(lr, betas, eps, weight_decay, **clipping)
+        super().__init__(lr, betas, eps, weight_decay, eps_hat, **clipping)
 
     def _decay(self, p: Array) -> Array:
         return self.backend.imul(p, 1.0 - self.lr * self.weight_decay) if self.weight_decay else p
@@ -255,8 +190,6 @@ class AdamW(Adam):
 
 class RMSprop(Optimizer):
     """RMSprop: ``v = alpha v + (1 - alpha) g^2``, ``p -= lr g / (sqrt(v) + eps)``."""
-
-    state_names = ("v", "scratch")
 
     def __init__(
         self,
@@ -270,31 +203,19 @@ class RMSprop(Optimizer):
         self.alpha = number_in_range("alpha", alpha, 0.0, 1.0)
         self.eps = number_in_range("eps", eps, 0.0, low_open=True)
 
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return ("v", "scratch") + ("scratch2",) * bool(self.weight_decay)  # scratch2: the L2 term
+
     def _extra_config(self) -> dict[str, Any]:
         return {"alpha": self.alpha, "eps": self.eps}
 
     def _update(self, p: Array, g: Array, state: dict[str, Array]) -> Array:
         bk = self.backend
         if self.weight_decay:
-            g = self._add_l2(p, g, state)
-        s = bk.imul(bk.imul(bk.copy_into(state["scratch"], g), g), 1.0 - self.alpha)
-        v = state["v"] = bk.iadd(bk.imul(state["v"], self.alpha), s)
-        s = bk.ipow(bk.iadd(bk.ipow(bk.copy_into(s, v), 0.5), self.eps), -1.0)
+            g = self._add_l2(p, g, state, into="scratch2")
+        s = bk.imul(bk.mul_into(state["scratch"], g, g), 1.0 - self.alpha)
+        v = state["v"] = bk.iadd(bk.imul(state["v"], self.alpha), s)  # v = alpha v + (1 - alpha) g²
+        s = bk.ipow(bk.iadd(bk.ipow(bk.copy_into(s, v), 0.5), self.eps), -1.0)  # 1 / (sqrt(v) + eps)
         state["scratch"] = s = bk.imul(bk.imul(s, g), self.lr)
-        return bk.isub(p, s)
-
-
-def optimizer_from_state(state_dict: dict[str, Any]) -> Optimizer:
-    """A new optimizer with the class and settings of :meth:`Optimizer.state_dict` (state not yet loaded)."""
-    name = str(state_dict.get("class", "")).lower()
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer state: unknown optimizer {state_dict.get('class')!r}; known: {sorted(OPTIMIZERS)}")
-    config = dict(state_dict.get("config", {}))
-    if "betas" in config:
-        config["betas"] = tuple(config["betas"])  # JSON has no tuples
-    return OPTIMIZERS[name](**config)
-
-
-def get_optimizer(optimizer: str | Optimizer) -> Optimizer:
-    """An optimizer by name (default settings) or the object itself."""
-    return by_name("optimizer", optimizer, Optimizer, OPTIMIZERS)  # type: ignore[no-any-return]
+        return bk.isub(p, s)  # p -= lr g / (sqrt(v) + eps)

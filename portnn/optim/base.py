@@ -1,0 +1,176 @@
+"""The optimizer base class: binding to a network's parameters, the step (schedule, clipping,
+then the update rule a subclass writes), state that checkpoints save and load, and the registry by
+name. The update rules themselves are in :mod:`portnn.optim.optimizers`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._checks import by_name, number_in_range, same_shape
+from .._xp import Backend, to_numpy
+from ..nn.paramblock import FlatState
+from .clipping import GradientClipping
+from .schedules import Schedule
+
+if TYPE_CHECKING:
+    from ..nn.parameter import Parameter
+
+Array = Any
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {}
+
+
+class Optimizer:
+    """Base class. ``lr`` is a positive number or a schedule ``step -> lr``. Keras's ``clipnorm``,
+    ``global_clipnorm`` and ``clipvalue`` (every optimizer's ``**clipping`` keywords) clip the loss
+    gradients before the update and any L2 ``weight_decay``: see :mod:`portnn.optim.clipping`.
+
+    Subclasses are registered by their lower-case class name (``"sgd"``), so ``optimizer="sgd"``
+    and checkpoints find them. ``state_dict()`` / ``load_state_dict()`` own the state and settings.
+    """
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """What the update keeps per parameter: its state (saved) and its scratch buffers (names
+        starting with ``scratch``: not saved), as the settings ask."""
+        return ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        OPTIMIZERS[cls.__name__.lower()] = cls
+
+    def __init__(self, lr: float | Schedule = 0.01, weight_decay: float = 0.0, **clipping: float | None) -> None:
+        if callable(lr):
+            self.schedule: Schedule | None = lr
+            self.lr = float(lr(0))
+        else:
+            self.schedule, self.lr = None, number_in_range("lr", lr, 0.0, low_open=True)
+        self.weight_decay = number_in_range("weight_decay", weight_decay, 0.0)
+        self.clipping = GradientClipping.from_keywords(type(self).__name__, clipping)
+        self.steps = 0
+        self.state: dict[str, dict[str, Array]] = {}
+        self.parameters: list[Parameter] = []
+        self.flat: FlatState | None = None  # the parameter block's state, set by bind where there is one
+        self.forget_constants()
+
+    def bind(self, parameters: list[Parameter], backend: Backend, owner: object = None) -> None:
+        """Attach to a network's parameters; state is created once, or kept when it already fits.
+        Bound to another ``owner`` (network) than before, it starts afresh: no state leaks across models."""
+        if owner is not None and getattr(self, "owner_id", None) not in (None, id(owner)):
+            self.state, self.steps = {}, 0
+        self.owner_id = id(owner) if owner is not None else getattr(self, "owner_id", None)
+        self.parameters, self.backend = list(parameters), backend
+        self.forget_constants()
+        xp = backend.xp
+        for param in self.parameters:
+            p = param.value
+            state = self.state.get(param.name)
+            if state is None or any(v.shape != p.shape for v in state.values()):
+                self.state[param.name] = {n: xp.zeros_like(p) for n in self.state_names}
+        self.flat = FlatState.build(getattr(owner, "parameter_block", None), self)
+
+    def move(self, backend: Backend, dtype: Any) -> None:
+        """Move the state to another backend/dtype (the model's ``to()`` calls this)."""
+        for state in self.state.values():
+            for name in state:
+                state[name] = backend.asarray(state[name], dtype)
+        self.backend, self.flat = backend, None
+        self.forget_constants()
+
+    def forget_constants(self) -> None:
+        """Drop the arrays cached from settings (lr as a 0-D array): they are made again, on the
+        current backend, when next needed. Called on binding, moving, and around a traced step."""
+        self._lr_value: float | None = None  # the lr that _lr_array holds
+        self._lr_array: Array = None
+
+    def step(self) -> None:
+        """Apply one update to every bound parameter, from the gradients in the layers."""
+        self.steps += 1
+        if self.schedule is not None:
+            self.lr = float(self.schedule(self.steps - 1))
+        if self.clipping.active:  # all that plain optimizers pay for it
+            self.clipping(self.parameters, self.backend)
+        flat = self.flat
+        if flat is not None and flat.intact():  # every update is elementwise: one call for all parameters
+            self._update(flat.block.values, flat.block.grads, flat.state)
+            return
+        state = self.state
+        for param in self.parameters:  # the dicts behind the Parameter views: no property calls per step
+            store, key = param.store, param.key
+            store[key] = self._update(store[key], param.grads[key], state[param.name])
+
+    def _update(self, p: Array, g: Array, state: dict[str, Array]) -> Array:
+        raise NotImplementedError
+
+    def _add_l2(self, p: Array, g: Array, state: dict[str, Array], into: str = "scratch") -> Array:
+        """``g + weight_decay * p``, in the scratch buffer ``state[into]`` (``g`` is left as it was)."""
+        bk = self.backend
+        s = state[into] = bk.iadd(bk.mul_into(state[into], p, self.weight_decay), g)
+        return s
+
+    def _lr_for(self, like: Array) -> Array:
+        """``lr`` as a 0-D array of ``like``'s dtype (cheaper to combine than a float), remade when lr changes."""
+        if self.lr != self._lr_value:
+            self._lr_value, self._lr_array = self.lr, self.backend.asarray(self.lr, like.dtype)
+        return self._lr_array
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments (saved with a checkpoint). A schedule is saved as its current lr."""
+        return {"lr": self.lr, "weight_decay": self.weight_decay, **self._extra_config(), **self.clipping.config()}
+
+    def _extra_config(self) -> dict[str, Any]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Settings, step count and state (host NumPy copies; scratch buffers are not state):
+        ``{"class", "config", "steps", "state": {parameter name: {state name: array}}}``."""
+        state = {
+            key: {name: to_numpy(value) for name, value in entries.items() if not name.startswith("scratch")}
+            for key, entries in self.state.items()
+        }
+        return {"class": type(self).__name__, "config": self.get_config(), "steps": int(self.steps), "state": state}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Take the step count and state of :meth:`state_dict` (settings: :func:`optimizer_from_state`)."""
+        if state_dict.get("class") != type(self).__name__:
+            raise ValueError(f"optimizer state: saved from {state_dict.get('class')}, not {type(self).__name__}")
+        unknown = sorted(set(state_dict["state"]) - set(self.state))
+        if unknown:
+            raise ValueError(f"optimizer state: parameters {unknown} are not bound to this optimizer")
+        for key, entries in state_dict["state"].items():
+            for name, value in entries.items():  # in place: a flat state's views stay views
+                current = self.state[key][name]
+                value = same_shape(
+                    f"optimizer state[{key!r}][{name!r}]", self.backend.asarray(value, current.dtype), current
+                )
+                self.state[key][name] = self.backend.copy_into(current, value)
+        self.steps = int(state_dict["steps"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("parameters", "backend", "_lr_array", "flat")}
+        host = {key: {n: to_numpy(v) for n, v in e.items()} for key, e in self.state.items()}
+        return {**state, "state": host, "owner_id": None, "_lr_value": None}  # bound and moved again by the network
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"clipping": GradientClipping(), **state}, parameters=[], _lr_array=None, flat=None)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.clipping.arguments(lr=self.lr)})"
+
+
+def optimizer_from_state(state_dict: dict[str, Any]) -> Optimizer:
+    """A new optimizer with the class and settings of :meth:`Optimizer.state_dict` (state not yet loaded)."""
+    name = str(state_dict.get("class", "")).lower()
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer state: unknown optimizer {state_dict.get('class')!r}; known: {sorted(OPTIMIZERS)}")
+    config = dict(state_dict.get("config", {}))
+    if "betas" in config:
+        config["betas"] = tuple(config["betas"])  # JSON has no tuples
+    return OPTIMIZERS[name](**config)
+
+
+def get_optimizer(optimizer: str | Optimizer) -> Optimizer:
+    """An optimizer by name (default settings) or the object itself."""
+    return by_name("optimizer", optimizer, Optimizer, OPTIMIZERS)  # type: ignore[no-any-return]
