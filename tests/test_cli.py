@@ -52,3 +52,8 @@ def test_train_help_states_the_defaults(capsys):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "Adam at --lr 0.003, --batch-size 32, --epochs 50" in text and "(default: 32)" in text
+
+
+def test_train_takes_the_full_batch_when_asked(capsys):
+    assert main(["train", "--batch-size", "all", "--epochs", "2", "--no-progress"]) == 0
+    assert "in 2 epochs" in capsys.readouterr().out

@@ -17,10 +17,15 @@ def _positive_int(text: str) -> int:
 
 
 def _batch_size(text: str) -> int | None:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a positive int, or 0 for all rows, got {value}")
-    return value or None
+    if text == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive int or 'all', got {text!r}")
+    return value
 
 
 # `portnn train`'s defaults: mini-batches of 32 rows under Adam, 50 passes. A few full-batch steps
@@ -60,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS), help="with default settings and --lr")
     train.add_argument("--lr", type=float, default=0.003, help="learning rate")
     train.add_argument("--epochs", type=_positive_int, default=50, help="passes over the data")
-    train.add_argument("--batch-size", type=_batch_size, default=32, help="rows per step; 0: all rows in one step")
+    train.add_argument("--batch-size", type=_batch_size, default=32, help="rows per step; all: every row in one step")
     train.add_argument("--backend", default="numpy", help="backend spec (see `portnn info`)")
     train.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="floating point type")
     train.add_argument("--seed", type=int, default=0, help="initial weights, shuffling, dropout")
