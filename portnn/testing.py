@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ._xp import Backend, available_backends, get_backend, to_numpy
+from ._xp import Backend, available_backends, get_backend, spec_selected, to_numpy
 from .train.callbacks import Callback
 
 # Every backend spec the test matrix knows; the ones not usable here are skipped with a reason.
@@ -38,7 +38,7 @@ def backend_skip_reason(spec: str) -> str | None:
     wanted = os.environ.get("PORTNN_BACKENDS", "").strip()
     if wanted:
         names = {w.strip() for w in wanted.split(",") if w.strip()}
-        if spec not in names and spec.partition(":")[0] not in names:
+        if not spec_selected(spec, names):
             return f"{spec} not selected by PORTNN_BACKENDS={wanted}"
     try:
         get_backend(spec)

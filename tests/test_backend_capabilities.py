@@ -13,8 +13,11 @@ from portnn._xp import (
     is_non_numpy_array,
     library_of,
     namespace_of,
+    spec_arrays_are_numpy,
     spec_for_rank,
     spec_on_gpu,
+    spec_selected,
+    spec_with_device,
     to_numpy,
 )
 from portnn._xp.registry import class_of_array, library_class, library_names
@@ -113,9 +116,43 @@ def test_things_that_are_not_arrays(value):
         backend_of(value)
 
 
-def test_the_spec_says_whether_it_is_a_gpu_without_the_library(bk, spec):
+def test_the_spec_says_what_its_backend_answers(bk, spec):
     assert spec_on_gpu(spec) == bk.on_gpu
     assert spec_on_gpu(bk.spec) == bk.on_gpu
+    assert spec_arrays_are_numpy(spec) == bk.arrays_are_numpy
+
+
+TORCH_SPECS = {"torch:cpu", "torch:cuda"}
+
+
+def test_torch_device_where_arrays_are_torch_tensors(bk, spec):
+    assert (bk.torch_device is not None) == (spec in TORCH_SPECS)
+    if bk.torch_device is not None:
+        import torch
+
+        a = torch.ones(2, device=bk.torch_device)
+        assert backend_of(a) == bk
+
+
+@pytest.mark.parametrize(
+    ("spec", "device", "expected"),
+    [("torch:cpu", "cuda:1", "torch:cuda:1"), ("jax", "cpu", "jax:cpu"), ("cupy:0", "2", "cupy:2")],
+)
+def test_spec_with_device(spec, device, expected):
+    assert spec_with_device(spec, device) == expected
+
+
+def test_spec_selected_by_spec_or_library():
+    assert spec_selected("torch:cuda", {"torch"})
+    assert spec_selected("array_api_strict:device1", {"numpy", "array_api_strict:device1"})
+    assert not spec_selected("torch:cuda", {"torch:cpu", "numpy"})
+    assert not spec_selected("array_api_strict:device1", {"array_api_strict:no_float64"})
+
+
+def test_portnn_backends_narrows_by_library(monkeypatch):
+    monkeypatch.setenv("PORTNN_BACKENDS", "array_api_strict")
+    assert pn.testing.backend_skip_reason("array_api_strict:device1") is None
+    assert "not selected" in pn.testing.backend_skip_reason("numpy")
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,8 @@ Modules:
 - ``numpy_backend``, ``strict``, ``torch_backend``, ``jax_backend``, ``cupy_backend``: one subclass
   per library (array_api_strict's in ``strict``), with how its specs name devices.
 - ``resolve``: specs to cached backends (:func:`get_backend`), probing (:func:`available_backends`),
-  :func:`backend_of`, what a spec says (:func:`spec_on_gpu`, :func:`spec_for_rank`).
+  :func:`backend_of`, what a spec says (:func:`spec_on_gpu`,
+  :func:`spec_arrays_are_numpy`, :func:`spec_for_rank`, :func:`spec_with_device`, :func:`spec_selected`).
 - ``arrays``: arrays of any library: :func:`is_array`, :func:`is_non_numpy_array`, :func:`to_numpy`,
   :func:`namespace_of`, :func:`sum_of_squares`.
 - ``special``: SciPy's ``expit`` and ``xlogy``, SciPy's own where the backend offers them.
@@ -31,7 +32,16 @@ Modules:
 from .arrays import Array, is_array, is_non_numpy_array, library_of, namespace_of, sum_of_squares, to_numpy
 from .base import Backend
 from .libraries import import_library, library_versions, pin_full_precision
-from .resolve import available_backends, backend_of, get_backend, spec_for_rank, spec_on_gpu
+from .resolve import (
+    available_backends,
+    backend_of,
+    get_backend,
+    spec_arrays_are_numpy,
+    spec_for_rank,
+    spec_on_gpu,
+    spec_selected,
+    spec_with_device,
+)
 from .special import expit, xlogy
 
 __all__ = [
@@ -48,8 +58,11 @@ __all__ = [
     "library_versions",
     "namespace_of",
     "pin_full_precision",
+    "spec_arrays_are_numpy",
     "spec_for_rank",
     "spec_on_gpu",
+    "spec_selected",
+    "spec_with_device",
     "sum_of_squares",
     "to_numpy",
     "xlogy",

@@ -72,10 +72,10 @@ class Backend(InPlaceUpdates, HostReads, ArrayLibrary):
     #: The library's own sigmoid and its gradient, ``(forward(x), backward(dY, Y))``, one operation
     #: each where the standard needs four and three; None where it has none (portnn's tanh form).
     sigmoid_kernels: ClassVar[tuple[Callable[..., Array], Callable[..., Array]] | None] = None
-    fast_paths: ClassVar[bool] = True
     #: ``scipy.special`` where its functions take this library's arrays (NumPy), for the functions
     #: scikit-learn computes with it (``expit``, ``xlogy``); None elsewhere. See ``special``.
     scipy_special: ClassVar[Any] = None
+    fast_paths: ClassVar[bool] = True
     _float64_hint: ClassVar[str] = ""
     #: Turns a spec into its cached backend when one is unpickled or deep-copied: ``get_backend``,
     #: set by the module that resolves specs (it imports this one, so this one cannot import it).
@@ -104,7 +104,9 @@ class Backend(InPlaceUpdates, HostReads, ArrayLibrary):
 
     # -- dtypes -------------------------------------------------------------------------------
     def _supports_float64(self) -> bool:
-        return True
+        # the standard's inspection API answers per device: array_api_strict's no_float64, JAX without x64
+        kinds = self.xp.__array_namespace_info__().dtypes(device=self.device, kind="real floating")
+        return "float64" in kinds
 
     def dtype(self, name: str) -> Any:
         """The namespace's floating dtype called ``name``; clear error where the device lacks it."""

@@ -49,9 +49,6 @@ class JaxBackend(Backend):
     def spec_for_rank(cls, device_name: str, local_rank: int) -> str:
         return f"jax:gpu:{local_rank}" if cls.names_gpu(device_name) else super().spec_for_rank(device_name, 0)
 
-    def _supports_float64(self) -> bool:
-        return bool(self._native.config.read("jax_enable_x64"))
-
     def _on_device(self, x: Array) -> bool:
         return x.devices() == {self.device}  # type: ignore[no-any-return]
 

@@ -42,6 +42,12 @@ class ArrayLibrary:
         ("" for the library's default device); an error where it cannot be used here."""
         raise NotImplementedError(f"{cls.__name__} names no library")
 
+    @property
+    def torch_device(self) -> Any:
+        """The torch device where this backend's arrays are torch tensors, for references written
+        in torch itself (the benchmark's torch eager loop); None elsewhere."""
+        return None
+
     def same_library(self, other: ArrayLibrary) -> bool:
         """True when ``other`` (a backend) computes with this one's library, on any device."""
         return self.library == other.library

@@ -103,6 +103,35 @@ def spec_on_gpu(spec: str) -> bool:
     return cls is not None and cls.names_gpu(spec.partition(":")[2])
 
 
+def spec_arrays_are_numpy(spec: str) -> bool:
+    """True when the spec's arrays are NumPy's own (the host baseline), read from the spec alone.
+
+    >>> spec_arrays_are_numpy("numpy"), spec_arrays_are_numpy("array_api_strict")
+    (True, False)
+    """
+    cls = library_class(spec)
+    return cls is not None and cls.arrays_are_numpy
+
+
+def spec_with_device(spec: str, device: str) -> str:
+    """The spec of ``spec``'s library on ``device`` (a device as that library's specs name it).
+
+    >>> spec_with_device("torch:cpu", "cuda:1"), spec_with_device("jax", "cpu")
+    ('torch:cuda:1', 'jax:cpu')
+    """
+    return f"{spec.partition(':')[0]}:{device}"
+
+
+def spec_selected(spec: str, names: set[str]) -> bool:
+    """True when ``names`` (specs or library names, as a user lists them: ``PORTNN_BACKENDS``)
+    holds ``spec`` itself or its library, which stands for all its specs.
+
+    >>> spec_selected("torch:cuda", {"numpy", "torch"}), spec_selected("torch:cuda", {"torch:cpu"})
+    (True, False)
+    """
+    return spec in names or spec.partition(":")[0] in names
+
+
 def spec_for_rank(spec: str, local_rank: int) -> str:
     """The spec of ``spec``'s library on GPU number ``local_rank``, for one rank per GPU (a
     data-parallel job); a host backend's spec unchanged.

@@ -43,10 +43,6 @@ class StrictBackend(Backend):
     def device_name_of(cls, x: Any) -> str:
         return _device_name(compat.device(x))
 
-    def _supports_float64(self) -> bool:
-        kinds = self._native.__array_namespace_info__().dtypes(device=self.device, kind="real floating")
-        return "float64" in kinds
-
     def floating_point_errors_ignored(self) -> Any:
         return np.errstate(all="ignore")  # array_api_strict computes with NumPy
 

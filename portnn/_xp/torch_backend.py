@@ -66,7 +66,12 @@ class TorchBackend(OutParamBackend):
         return self._native.sigmoid, self._native.ops.aten.sigmoid_backward.default
 
     def _supports_float64(self) -> bool:
-        return bool(self.device.type != "mps")
+        # torch's inspection API lists float64 for every device; Apple's MPS has none
+        return super()._supports_float64() and self.device.type != "mps"
+
+    @property
+    def torch_device(self) -> Any:
+        return self.device
 
     def _from_host(self, host: np.ndarray) -> Array:
         if not host.flags.writeable:
@@ -145,6 +150,7 @@ def _torch_namespace(torch: Any) -> Any:
     compat = _import("array_api_compat.torch")
     fast = types.ModuleType("portnn_torch_namespace", doc=compat.__doc__)
     fast.__dict__.update({k: v for k, v in vars(compat).items() if not k.startswith("__")})
+    fast.__array_namespace_info__ = compat.__array_namespace_info__  # type: ignore[attr-defined]
 
     def elementwise_bound(name: str, clamp: Any) -> Any:
         """``maximum`` (clamp ``clamp_min``) or ``minimum`` (``clamp_max``) without the wrapper."""

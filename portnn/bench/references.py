@@ -104,7 +104,7 @@ def _hand_step(params: list, x: Any, t: Any, loss: str, lr: float) -> float:
     return float(value)
 
 
-def make_torch_eager(w: Workload, X: Any, y: Any, device: str) -> Runner:
+def make_torch_eager(w: Workload, X: Any, y: Any, device: Any) -> Runner:
     """PyTorch eager: ``torch.nn.Sequential`` + loss + ``torch.optim.SGD``, same initial weights."""
     torch = import_library("torch")
     dtype = getattr(torch, w.dtype)

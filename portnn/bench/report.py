@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
+
+from .._xp import spec_arrays_are_numpy, spec_on_gpu
 
 # portnn on a backend is compared with these references (on the same workload).
 _REFERENCES = ("seed-loop", "numpy-hand", "gemm-floor", "gemm-needed", "torch-eager", "sklearn")
@@ -13,13 +16,9 @@ def _reference_for(entry: dict[str, Any], ref: str, results: list[dict[str, Any]
     if ref.startswith("gemm"):
         same = [r for r in same if r["backend"] == entry["backend"]]
     elif ref == "torch-eager":
-        on_gpu = _is_gpu(entry["backend"])
-        same = [r for r in same if _is_gpu(r["backend"]) == on_gpu]
+        on_gpu = spec_on_gpu(entry["backend"])
+        same = [r for r in same if spec_on_gpu(r["backend"]) == on_gpu]
     return same[0] if same else None
-
-
-def _is_gpu(spec: str) -> bool:
-    return spec.startswith("cupy") or spec.endswith(("cuda", "gpu")) or ":cuda" in spec or ":gpu" in spec
 
 
 def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -47,9 +46,9 @@ def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def crossover(sweep: list[dict[str, Any]]) -> dict[str, Any]:
     """For each GPU backend, the smallest swept batch size at which it trains faster than NumPy."""
-    numpy = {e["batch_size"]: e["samples_per_s"] for e in sweep if e["backend"] == "numpy"}
+    numpy = {e["batch_size"]: e["samples_per_s"] for e in sweep if spec_arrays_are_numpy(e["backend"])}
     found: dict[str, Any] = {}
-    for spec in sorted({e["backend"] for e in sweep if _is_gpu(e["backend"])}):
+    for spec in sorted({e["backend"] for e in sweep if spec_on_gpu(e["backend"])}):
         faster = sorted(
             e["batch_size"]
             for e in sweep
@@ -67,33 +66,56 @@ def _seconds(s: float) -> str:
     return f"{s:.2f} s"
 
 
-_COLUMNS = (  # reference column: (the implementations it compares with, why it may be missing)
-    ("vs hand/seed NumPy", ("seed-loop", "numpy-hand"), "left out of this preset's workload (minutes on a CPU)"),
-    ("vs GEMM floor", ("gemm-floor",), "xor has no matrix products worth timing"),
-    ("vs GEMM needed", ("gemm-needed",), "xor has no matrix products worth timing"),
-    ("vs torch eager", ("torch-eager",), "needs a torch backend in --backends (pip install 'portnn[torch]')"),
-    ("vs sklearn", ("sklearn",), "mnist only, and needs scikit-learn (pip install 'portnn[bench]')"),
+_COLUMNS = (  # reference column: the implementations it compares with
+    ("vs hand/seed NumPy", ("seed-loop", "numpy-hand")),
+    ("vs GEMM floor", ("gemm-floor",)),
+    ("vs GEMM needed", ("gemm-needed",)),
+    ("vs torch eager", ("torch-eager",)),
+    ("vs sklearn", ("sklearn",)),
 )
+
+
+def _why_not(column: str, workload: str, ran: set[str]) -> str:
+    """Why a reference did not run on ``workload``: the reason that holds, read from what did run.
+
+    >>> _why_not("vs sklearn", "xor", {"portnn", "seed-loop"})
+    'runs on mnist only'
+    >>> _why_not("vs sklearn", "mnist", {"portnn", "numpy-hand"})
+    "needs scikit-learn (pip install 'portnn[bench]')"
+    """
+    host = bool(ran & {"seed-loop", "numpy-hand"})  # the preset times the host references here
+    if column == "vs sklearn":
+        if workload != "mnist":
+            return "runs on mnist only"
+        return "needs scikit-learn (pip install 'portnn[bench]')" if host else "left out of this preset's mnist"
+    if column.startswith("vs GEMM"):
+        return "xor has no matrix products worth timing" if workload == "xor" else "no backend ran this workload"
+    if column == "vs torch eager":
+        return "needs a torch backend in --backends (pip install 'portnn[torch]')"
+    return "left out of this preset's workload (minutes on a CPU)"
 
 
 def markdown(record: dict[str, Any]) -> str:
     """The record as markdown: one table per workload (only the columns of references that ran,
     then a line naming those that did not and why), then the sweep and the crossover in a sentence."""
-    m = record["machine"]
-    gpus = ", ".join(f"{g['name']} (driver {g['driver']})" for g in m["gpus"]) or "none"
-    preset = record.get("preset", "quick" if record["quick"] else "full")
-    lines = [
-        f"Machine: {m['cpu']}, {m['cores']} cores, GPU: {gpus}. {preset.capitalize()} run, {record['seconds']} s.",
-        "Ratios are portnn's time over the reference's: median over median (fastest over fastest).",
-        "Peak traced host memory is tracemalloc's view: NumPy arrays, not torch's or JAX's own allocators.",
-        "",
-    ]
+    lines = [*_preamble(record), ""]
     ratio_of = {(r["workload"], r["backend"], r["versus"].split(" ")[0]): r for r in record["ratios"]}
     for workload, description in record["settings"]["workloads"].items():
         lines += [f"**{workload}** ({description})", "", *_table(record, workload, ratio_of), ""]
     if record["sweep"]:
         lines += _sweep(record)
     return "\n".join(lines)
+
+
+def _preamble(record: dict[str, Any]) -> list[str]:
+    m = record["machine"]
+    gpus = ", ".join(f"{g['name']} (driver {g['driver']})" for g in m["gpus"]) or "none"
+    preset = record.get("preset", "quick" if record["quick"] else "full")
+    return [
+        f"Machine: {m['cpu']}, {m['cores']} cores, GPU: {gpus}. {preset.capitalize()} run, {record['seconds']} s.",
+        "Ratios are portnn's time over the reference's: median over median (fastest over fastest).",
+        "Peak traced host memory is tracemalloc's view: NumPy arrays, not torch's or JAX's own allocators.",
+    ]
 
 
 def _table(record: dict[str, Any], workload: str, ratio_of: dict) -> list[str]:
@@ -112,7 +134,7 @@ def _table(record: dict[str, Any], workload: str, ratio_of: dict) -> list[str]:
             f"{e['samples_per_s']:.3g}",
             "—" if e["final_loss"] is None else f"{e['final_loss']:.5g}",
         ]
-        for _, refs, _ in columns:
+        for _, refs in columns:
             found = next(
                 (ratio_of[(workload, e["backend"], r)] for r in refs if (workload, e["backend"], r) in ratio_of), None
             )
@@ -120,8 +142,37 @@ def _table(record: dict[str, Any], workload: str, ratio_of: dict) -> list[str]:
             cells.append(f"{found['ratio']:.2f}× ({found['ratio_min']:.2f}×)" if found is not None and mine else "")
         cells += ["" if e[k] is None else f"{e[k]:.1f}" for k in ("peak_host_mb", "peak_device_mb")]
         lines.append("| " + " | ".join(cells) + " |")
-    missing = [f"- {name[3:]}: {why}" for name, refs, why in _COLUMNS if not ran & set(refs)]
-    return lines + (["", "Not run here:", *missing] if missing else [])
+    return lines + _not_run(workload, ran)
+
+
+def _not_run(workload: str, ran: set[str]) -> list[str]:
+    missing = [f"- {name[3:]}: {_why_not(name, workload, ran)}" for name, refs in _COLUMNS if not ran & set(refs)]
+    return ["", "Not run here:", *missing] if missing else []
+
+
+def terminal(record: dict[str, Any], width: int = 120) -> str:
+    """The record for a terminal, in lines of at most ``width`` columns: each workload's figures in
+    a table, then portnn's ratios in words (:func:`markdown` has every column in one wide table)."""
+    lines = [*_preamble(record), ""]
+    ratio_of = {(r["workload"], r["backend"], r["versus"].split(" ")[0]): r for r in record["ratios"]}
+    for workload, description in record["settings"]["workloads"].items():
+        rows = [r for r in record["results"] if r["workload"] == workload]
+        lines += [f"**{workload}** ({description})", ""]
+        lines += ["| implementation | backend | time/epoch | samples/s | final loss | peak host MB | peak device MB |"]
+        lines += ["|---|---|---|---|---|---|---|"]
+        for e in rows:
+            cells = [e["implementation"], e["backend"], _seconds(e["per_epoch_s"]["median"]), f"{e['samples_per_s']:.3g}"]
+            cells += ["—" if e["final_loss"] is None else f"{e['final_loss']:.5g}"]
+            cells += ["" if e[k] is None else f"{e[k]:.1f}" for k in ("peak_host_mb", "peak_device_mb")]
+            lines.append("| " + " | ".join(cells) + " |")
+        for spec in dict.fromkeys(e["backend"] for e in rows if e["implementation"] == "portnn"):
+            found = [ratio_of[k] for k in ratio_of if k[:2] == (workload, spec)]
+            said = "; ".join(f"{r['versus']} {r['ratio']:.2f}× ({r['ratio_min']:.2f}×)" for r in found)
+            lines += textwrap.wrap(f"portnn on {spec} over {said}", width, subsequent_indent="  ") if found else []
+        lines += _not_run(workload, {e["implementation"] for e in rows}) + [""]
+    if record["sweep"]:
+        lines += _sweep(record)
+    return "\n".join(wrapped for line in lines for wrapped in (textwrap.wrap(line, width) or [""]))
 
 
 def _sweep(record: dict[str, Any]) -> list[str]:

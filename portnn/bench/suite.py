@@ -106,9 +106,9 @@ def _candidates(w: Workload, specs: list[str], log: Any) -> list[_Candidate]:
         found.append(_Candidate("seed-loop", "numpy", references.make_seed_xor(w, X, y), None))
     elif w.host_references:
         found.append(_Candidate("numpy-hand", "numpy", references.make_numpy_hand(w, X, y), None))
-    for spec in (s for s in specs if s.startswith("torch:")):
-        device = spec.partition(":")[2]
-        found.append(_Candidate("torch-eager", spec, references.make_torch_eager(w, X, y, device), get_backend(spec)))
+    for spec, bk in ((s, get_backend(s)) for s in specs):
+        if bk.torch_device is not None:  # its arrays are torch tensors: torch's own loop runs there too
+            found.append(_Candidate("torch-eager", spec, references.make_torch_eager(w, X, y, bk.torch_device), bk))
     if w.host_references and w.name == "mnist" and _has("sklearn"):
         found.append(_Candidate("sklearn", "numpy", references.make_sklearn(w, X, y), None))
     return found
