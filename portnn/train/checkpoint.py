@@ -17,7 +17,7 @@ import numpy as np
 from .._xp import to_numpy
 from ..io.jsonsafe import loads
 from ..nn.layers import Layer, layer_name
-from ..optim.optimizers import Optimizer, optimizer_from_state
+from ..optim import Optimizer, optimizer_from_state
 from . import filecheck
 from .filecheck import OPTIMIZER
 
