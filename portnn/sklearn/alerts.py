@@ -35,9 +35,7 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
         frame = frame.f_back
     registry = frame.f_globals.setdefault("__warningregistry__", {})
     module = module_name(message, category, frame.f_lineno)
-    warnings.warn_explicit(
-        message, category, frame.f_code.co_filename, frame.f_lineno, module, registry, frame.f_globals
-    )
+    warnings.warn_explicit(message, category, frame.f_code.co_filename, frame.f_lineno, module, registry)
 
 
 def module_name(message: str, category: type[Warning], lineno: int) -> str:

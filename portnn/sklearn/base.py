@@ -145,9 +145,10 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
             self._fit_lbfgs(net, (X_dev, y_dev, sw_dev), layer_units)
         self.coefs_ = [out.asarray(c) for c in net.coefs]
         self.intercepts_ = [out.asarray(b) for b in net.intercepts]
-        self._best_coefs = [out.asarray(c) for c in self._best_coefs]
-        self._best_intercepts = [out.asarray(b) for b in self._best_intercepts]
-        if self._optimizer is not None:
+        for name in ("_best_coefs", "_best_intercepts"):  # absent where coefs_ were set by hand
+            if hasattr(self, name):
+                setattr(self, name, [out.asarray(a) for a in getattr(self, name)])
+        if getattr(self, "_optimizer", None) is not None:
             self._optimizer.to(out)
         if not net.all_finite():
             raise ValueError(
