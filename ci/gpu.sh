@@ -113,9 +113,9 @@ size=--gpu
 plot=""
 "$PY" -c "import matplotlib" 2>/dev/null && plot="--plot $out/bench.png"
 run_section bench 150 bash -c "\"\$PY\" -m portnn.cli bench $size --backends $GPU_SPECS --workloads $WORKLOADS \
-    --out $out/bench.json $plot >$out/bench.md && cat $out/bench.md"
+    --out $out/bench.json --markdown $out/bench.md $plot"
 run_section sweep 90 bash -c "\"\$PY\" -m portnn.cli bench $size --backends numpy,torch:cpu,$GPU_SPECS \
-    --workloads sweep --out $out/sweep.json >$out/sweep.md && cat $out/sweep.md"
+    --workloads sweep --out $out/sweep.json --markdown $out/sweep.md"
 
 # Where the large network's step spends its device time, kernel by kernel, beside torch eager.
 run_section kernels 120 bash -c "\"\$PY\" benchmarks/gpu_kernels.py large ${GPU_SPECS//,/ } torch-eager >$out/kernels.txt; \

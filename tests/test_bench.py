@@ -83,11 +83,14 @@ def test_bench_command_writes_json_table_and_chart(tmp_path, capsys):
         import matplotlib  # noqa: F401
     except ImportError:
         has_plot = False
+    args += ["--markdown", str(tmp_path / "r.md")]
     assert main(args + (["--plot", str(chart)] if has_plot else [])) == 0
     record = json.loads(out.read_text())
     assert {"machine", "settings", "results", "ratios", "sweep", "crossover"} <= set(record)
     assert record["machine"]["cores"] >= 1 and "numpy" in record["machine"]["versions"]
-    assert "| portnn | numpy |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| portnn | numpy |" in printed and max(len(line) for line in printed.splitlines()) <= 120
+    assert (tmp_path / "r.md").read_text() == report.markdown(record) + "\n"
     if has_plot:
         assert chart.read_bytes()[:4] == b"\x89PNG"
 
@@ -146,4 +149,66 @@ def test_the_report_shows_only_references_that_ran_and_says_why_others_did_not()
     assert "vs hand/seed NumPy" in header and "vs torch eager" not in header and "vs sklearn" not in header
     assert "2.00× (2.00×)" in text
     assert "Not run here:\n" in text and "- torch eager: needs a torch backend in --backends" in text
-    assert "- sklearn: mnist only, and needs scikit-learn" in text
+    assert "- sklearn: runs on mnist only" in text and "needs scikit-learn" not in text
+
+
+def entry(workload, implementation, backend, t=1e-3):
+    return {
+        "workload": workload,
+        "implementation": implementation,
+        "backend": backend,
+        "per_epoch_s": {"median": t, "min": t * 0.9, "max": t * 1.2},
+        "per_step_s": t / 47,
+        "samples_per_s": 6000 / t,
+        "final_loss": None if implementation.startswith("gemm") else 0.123456789,
+        "peak_host_mb": 123.4,
+        "peak_device_mb": 5678.9,
+    }
+
+
+def fake_record(workloads, implementations, specs):
+    """A record of every implementation on every spec, and every ratio of portnn to the others."""
+    results = [entry(w, i, s) for w in workloads for s in specs for i in implementations]
+    return {
+        "machine": {
+            "cpu": "AMD EPYC 9654 96-Core Processor " * 2,
+            "cores": 192,
+            "gpus": [{"name": "NVIDIA H200", "driver": "570"}],
+        },
+        "quick": False,
+        "seconds": 12.3,
+        "settings": {
+            "workloads": {w: "784-256-256-10 relu, cross_entropy, batch 128, 60000 samples, float32" for w in workloads}
+        },
+        "results": results,
+        "ratios": report.ratios(results),
+        "sweep": [
+            {"backend": s, "batch_size": b, "samples_per_s": 1e6} for s in specs for b in (16, 64, 256, 1024, 4096)
+        ],
+        "crossover": {"cupy:0": 256},
+    }
+
+
+def test_the_report_gives_the_reason_that_holds_for_a_missing_reference():
+    with_sklearn = fake_record(["mnist"], ["portnn", "numpy-hand", "sklearn"], ["numpy"])
+    with_sklearn["results"] += [entry("xor", i, "numpy") for i in ("portnn", "seed-loop")]
+    with_sklearn["settings"]["workloads"]["xor"] = "2-3-1"
+    for text in (report.markdown(with_sklearn), report.terminal(with_sklearn)):
+        xor = text[text.index("**xor**") :]
+        assert "- sklearn: runs on mnist only" in xor and "needs scikit-learn" not in text
+    without = fake_record(["mnist"], ["portnn", "numpy-hand"], ["numpy"])
+    assert "- sklearn: needs scikit-learn (pip install 'portnn[bench]')" in report.terminal(without)
+    gpu_preset = fake_record(["mnist"], ["portnn", "gemm-floor"], ["cupy:0"])  # no host references
+    assert "- sklearn: left out of this preset's mnist" in report.terminal(gpu_preset)
+
+
+def test_the_terminal_report_keeps_within_120_columns():
+    implementations = ["portnn", "gemm-floor", "gemm-needed", "torch-eager", "numpy-hand", "sklearn"]
+    specs = ["numpy", "array_api_strict:no_float64", "torch:cpu", "torch:cuda", "jax:cpu", "cupy:0"]
+    record = fake_record(["mnist", "large"], implementations, specs)
+    wide = report.markdown(record)
+    assert max(len(line) for line in wide.splitlines()) > 120  # the file's tables: every column
+    text = report.terminal(record)
+    assert max(len(line) for line in text.splitlines()) <= 120
+    assert "| portnn | array_api_strict:no_float64 | 1.0 ms |" in text  # every figure row is there
+    assert text.count("portnn on ") == 2 * len(specs) and "1.00× (1.00×) gemm-floor (numpy)" in text  # ratios in words

@@ -20,12 +20,17 @@ def add_bench_parser(sub: Any) -> None:
     bench.add_argument("--backends", default=None, help="comma-separated specs; None: all available")
     bench.add_argument("--workloads", default=None, help="comma-separated: xor,mnist,large,sweep")
     bench.add_argument("--out", default=None, help="write the JSON record here")
+    bench.add_argument(
+        "--markdown",
+        default=None,
+        help="write every figure as wide Markdown tables here (the terminal gets 120 columns)",
+    )
     bench.add_argument("--plot", default=None, help="write a PNG chart here (needs matplotlib)")
     bench.add_argument("--repeats", type=int, default=None, help="timed runs per implementation; None: the preset's")
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    """Run the suite, print the markdown table, write the JSON record and chart."""
+    """Run the suite, print the report, write the JSON record, the Markdown tables and the chart."""
     from .suite import main  # the CLI has enabled float64 for JAX (the xor workload needs it)
 
     return main(args)

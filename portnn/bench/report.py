@@ -161,18 +161,24 @@ def terminal(record: dict[str, Any], width: int = 120) -> str:
         lines += ["| implementation | backend | time/epoch | samples/s | final loss | peak host MB | peak device MB |"]
         lines += ["|---|---|---|---|---|---|---|"]
         for e in rows:
-            cells = [e["implementation"], e["backend"], _seconds(e["per_epoch_s"]["median"]), f"{e['samples_per_s']:.3g}"]
+            cells = [
+                e["implementation"],
+                e["backend"],
+                _seconds(e["per_epoch_s"]["median"]),
+                f"{e['samples_per_s']:.3g}",
+            ]
             cells += ["—" if e["final_loss"] is None else f"{e['final_loss']:.5g}"]
             cells += ["" if e[k] is None else f"{e[k]:.1f}" for k in ("peak_host_mb", "peak_device_mb")]
             lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
         for spec in dict.fromkeys(e["backend"] for e in rows if e["implementation"] == "portnn"):
             found = [ratio_of[k] for k in ratio_of if k[:2] == (workload, spec)]
-            said = "; ".join(f"{r['versus']} {r['ratio']:.2f}× ({r['ratio_min']:.2f}×)" for r in found)
-            lines += textwrap.wrap(f"portnn on {spec} over {said}", width, subsequent_indent="  ") if found else []
-        lines += _not_run(workload, {e["implementation"] for e in rows}) + [""]
+            said = "; ".join(f"{r['ratio']:.2f}× ({r['ratio_min']:.2f}×) {r['versus']}" for r in found)
+            lines += textwrap.wrap(f"portnn on {spec}: {said}", width, subsequent_indent="  ") if found else []
+        lines += [*_not_run(workload, {e["implementation"] for e in rows})[1:], ""]
     if record["sweep"]:
         lines += _sweep(record)
-    return "\n".join(wrapped for line in lines for wrapped in (textwrap.wrap(line, width) or [""]))
+    return "\n".join(part for line in lines for part in (textwrap.wrap(line, width) if len(line) > width else [line]))
 
 
 def _sweep(record: dict[str, Any]) -> list[str]:

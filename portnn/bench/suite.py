@@ -14,7 +14,7 @@ from .. import __version__
 from .._xp import available_backends, get_backend, pin_full_precision
 from . import references
 from .machine import describe_machine
-from .report import crossover, markdown, ratios
+from .report import crossover, markdown, ratios, terminal
 from .timing import Runner, measure_interleaved
 from .workloads import PRESETS, SWEEP_BATCHES, Workload, build_layers, initial_weights, make_data, sweep_workload
 
@@ -230,7 +230,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
     if args.plot and not _has("matplotlib"):
         raise ValueError("--plot needs matplotlib: pip install 'portnn[plot]'")
-    for path in (args.out, args.plot):
+    for path in (args.out, args.plot, args.markdown):
         if path:
             io.check_writable(path)
 
@@ -276,9 +276,12 @@ def main(args: argparse.Namespace) -> int:
         preset=preset,
         on_workload=(lambda partial: _write_json(args.out, partial)) if args.out else None,
     )
-    print(markdown(record))
+    print(terminal(record))
     if args.out:
         _write_json(args.out, record)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(markdown(record) + "\n")
     if args.plot:
         from .plot import plot
 
