@@ -21,6 +21,7 @@ from .nn.layers import Dense, Dropout, Layer, register_layer
 from .nn.network import Network
 from .nn.normalization import BatchNorm, LayerNorm
 from .nn.parameter import Buffer, Parameter
+from .nn.standardize import Standardize
 from .objectives import losses, metrics
 from .objectives.losses import MSE, BinaryCrossEntropy, CrossEntropy, Exponential, KLDivergence, Loss
 from .objectives.metrics import R2, Accuracy, MeanAbsoluteError, MeanSquaredError, Metric, TopKAccuracy
@@ -74,6 +75,7 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Softplus",
+    "Standardize",
     "Tanh",
     "TrainStep",
     "__version__",
