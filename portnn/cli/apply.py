@@ -43,7 +43,9 @@ def _features(net: Sequential, table: Table, path: str) -> np.ndarray:
         X = table.X
     if X.shape[1] != len(names):
         raise ValueError(f"--data: the model takes {len(names)} features, {path!r} has {X.shape[1]}")
-    return (X - np.array(meta["mean"])) / np.array(meta["std"])
+    if "mean" in meta:  # saved before the model standardised its features itself (Standardize)
+        return (X - np.array(meta["mean"])) / np.array(meta["std"])
+    return X
 
 
 def _number(text: str) -> float | None:

@@ -13,6 +13,7 @@ import numpy as np
 from .. import datasets, distributed, io
 from .._xp import spec_for_rank, to_numpy
 from ..nn.layers import Dense
+from ..nn.standardize import Standardize
 from ..optim.optimizers import OPTIMIZERS
 from ..train.model import Sequential
 from .datafiles import Table, read_table
@@ -56,10 +57,12 @@ def _split(table: Table, fraction: float, seed: int) -> tuple[Table, Table | Non
 
 
 def _network(args: argparse.Namespace, table: Table) -> tuple[Sequential, str]:
-    """The MLP and its loss: logits and cross-entropy for classes, a linear output and MSE for values."""
+    """The MLP and its loss: logits and cross-entropy for classes, a linear output and MSE for values.
+    It starts by standardising the features with the statistics of ``table``'s rows (the training
+    rows: validation stays unseen), so the saved model takes raw features."""
     assert table.y is not None
     sizes = [table.X.shape[1], *_hidden_sizes(args.hidden)]
-    layers: list = []
+    layers: list = [Standardize(sizes[0]).adapt(table.X)]
     for n_in, n_out in itertools.pairwise(sizes):
         layers += [Dense(n_in, n_out), args.activation]
     n_out = len(table.classes) if table.classes is not None else (1 if table.y.ndim == 1 else table.y.shape[1])
@@ -80,11 +83,6 @@ def run_train(args: argparse.Namespace) -> int:
     if table.classes is None and table.y is not None and table.y.ndim == 1:
         table.y = table.y[:, None]
     train, val = _split(table, args.val_split, args.seed)
-    mean, std = train.X.mean(axis=0), train.X.std(axis=0)  # from the training rows: val stays unseen
-    std[std == 0] = 1.0
-    for part in (train, val):
-        if part is not None:
-            part.X = (part.X - mean) / std
     comm = distributed.init() if args.distributed else None
     if comm is not None:  # one rank per GPU: a GPU backend's device is the rank's on its machine
         args.backend = spec_for_rank(args.backend, comm.local_rank)
@@ -114,22 +112,18 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"loss {history.history['loss'][0]:.4f} -> {logs.pop('loss'):.4f} in {args.epochs} epochs, {seconds:.2f} s")
     print("  ".join(f"{k} {v:.4f}" for k, v in logs.items()))
     if args.save:
-        net.metadata = _metadata(args, table, mean, std, loss, metrics)
+        net.metadata = _metadata(args, table, loss, metrics)
         net.save(args.save)
         print(f"saved to {args.save}")
     return 0
 
 
-def _metadata(
-    args: argparse.Namespace, table: Table, mean: Any, std: Any, loss: str, metrics: list[str]
-) -> dict[str, Any]:
+def _metadata(args: argparse.Namespace, table: Table, loss: str, metrics: list[str]) -> dict[str, Any]:
     """What `portnn evaluate` and `portnn predict` need to read new data the same way."""
     return {
         "features": table.features,
         "target": args.target or "y",
         "classes": table.classes,
-        "mean": mean.tolist(),
-        "std": std.tolist(),
         "loss": loss,
         "metrics": metrics,
     }
@@ -142,7 +136,7 @@ def tell(notes: list[str]) -> None:
 
 
 def predictions(net: Sequential, X: np.ndarray) -> np.ndarray:
-    """Outputs for standardised ``X`` as the user's labels (classes) or values."""
+    """Outputs for ``X`` as the user's labels (classes) or values."""
     out = to_numpy(net(X))
     classes = net.metadata.get("classes")
     if classes is None:
