@@ -136,3 +136,19 @@ def test_fit_and_evaluate_show_their_real_parameters():
     evaluate = inspect.signature(net.evaluate).parameters
     assert list(evaluate) == ["X", "y", "loss", "metrics", "batch_size", "sample_weight"]
     assert "batch_size=None" in net.fit.__doc__ and "Keras" in net.fit.__doc__
+
+
+def test_the_readme_s_keras_table_names_what_a_keras_user_looks_for():
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[1].joinpath("README.md").read_text()
+    section = readme.split("## Coming from Keras, PyTorch or scikit-learn")[1].split("\n## ")[0]
+    table = "\n".join(line for line in section.splitlines() if line.startswith("|"))
+    for needed in (
+        "validation_split",
+        'activation="relu"',
+        "pn.Standardize(n).adapt(X)",
+        "batch_size=None",
+        "epochs=1",
+    ):
+        assert needed in table, needed
