@@ -31,7 +31,7 @@ def parse(path: str, data: bytes | bytearray) -> tuple[dict[str, np.ndarray], di
         raise ValueError(
             f"load: {path!r} is truncated or not a safetensors file (header of {size} bytes, file of {len(data)})"
         )
-    header = jsonsafe.loads(bytes(data[8 : 8 + size]), "header", path, MAX_HEADER)
+    header = jsonsafe.loads(memoryview(data)[8 : 8 + size], "header", path, MAX_HEADER)  # no copy
     if not isinstance(header, dict):
         raise ValueError(f"load: {path!r} has a corrupt header (a JSON {type(header).__name__}, expected an object)")
     meta = header.pop("__metadata__", None)

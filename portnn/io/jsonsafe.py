@@ -25,7 +25,7 @@ def _int(text: str) -> int:
     return int(text)
 
 
-def loads(text: str | bytes, what: str, path: str, max_chars: int) -> Any:
+def loads(text: str | bytes | memoryview, what: str, path: str, max_chars: int) -> Any:
     """``text`` parsed as JSON, the ``what`` of the file at ``path``, refused with a ``ValueError``
     naming both when it is longer than ``max_chars``, not JSON, nested deeper than
     :data:`MAX_DEPTH`, names a key twice in one object, or holds an integer longer than
@@ -41,8 +41,8 @@ def loads(text: str | bytes, what: str, path: str, max_chars: int) -> Any:
     if len(text) > max_chars:
         raise ValueError(f"load: {path!r} has a corrupt {what} ({len(text)} characters, at most {max_chars} allowed)")
     try:
-        if isinstance(text, bytes):
-            text = text.decode("utf-8")
+        if not isinstance(text, str):
+            text = str(text, "utf-8")
         value = json.loads(text, parse_int=_int, object_pairs_hook=_unique)
     except RecursionError:
         raise ValueError(f"load: {path!r} has a corrupt {what} (nested deeper than {MAX_DEPTH} levels)") from None
