@@ -13,6 +13,7 @@ from portnn._xp import (
     is_non_numpy_array,
     library_of,
     namespace_of,
+    pin_full_precision,
     spec_arrays_are_numpy,
     spec_for_rank,
     spec_on_gpu,
@@ -20,7 +21,7 @@ from portnn._xp import (
     spec_with_device,
     to_numpy,
 )
-from portnn._xp.registry import class_of_array, library_class, library_names
+from portnn._xp.registry import class_of_array, library_class, library_names, register
 
 # spec: (arrays_are_numpy, on_gpu, writeable, float64, compiles)
 EXPECTED = {
@@ -175,7 +176,7 @@ def test_spec_for_rank(spec, rank, expected):
 
 
 def test_each_library_is_registered_once_by_its_class():
-    assert set(library_names()) == {"numpy", "array_api_strict", "torch", "jax", "cupy"}
+    assert library_names() == ("numpy", "array_api_strict", "torch", "jax", "cupy")
     for name in library_names():
         assert library_class(name).library == name
         assert library_class(f"{name}:anything") is library_class(name)
@@ -187,3 +188,23 @@ def test_a_variant_is_not_registered_as_a_library(bk):
     assert library_class(bk.spec) is not type(twin)
     assert twin.same_library(bk) and twin.arrays_are_numpy == bk.arrays_are_numpy
     assert twin.on_gpu == bk.on_gpu and not twin.compiles
+
+
+def test_register_refuses_a_class_that_names_no_library():
+    class Nameless(pn.Backend):
+        pass
+
+    with pytest.raises(ValueError, match="Nameless names no library"):
+        register(Nameless)
+
+
+def test_pin_full_precision_is_asked_of_each_installed_library():
+    torch = pytest.importorskip("torch")
+    jax = pytest.importorskip("jax")
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.set_float32_matmul_precision("medium")
+    jax.config.update("jax_default_matmul_precision", "bfloat16")
+    pin_full_precision()
+    assert not torch.backends.cuda.matmul.allow_tf32
+    assert torch.get_float32_matmul_precision() == "highest"
+    assert jax.config.jax_default_matmul_precision == "highest"

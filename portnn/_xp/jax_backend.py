@@ -33,6 +33,14 @@ class JaxBackend(Backend):
         return cls(spec, _import("jax.numpy"), device, jax, writeable=False)
 
     @classmethod
+    def pin_full_precision(cls) -> None:
+        try:
+            jax = _import("jax")
+        except ImportError:
+            return
+        jax.config.update("jax_default_matmul_precision", "highest")
+
+    @classmethod
     def is_own_array(cls, x: Any) -> bool:
         return compat.is_jax_array(x)
 

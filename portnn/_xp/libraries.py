@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .registry import library_class, library_names
+
 _LIBRARIES = ("numpy", "array_api_strict", "torch", "jax", "cupy")
 
 
@@ -37,23 +39,13 @@ def library_versions() -> dict[str, str]:
 
 
 def pin_full_precision() -> None:
-    """Turn TF32 and reduced-precision matmuls off in the GPU libraries that are installed.
+    """Turn TF32 and reduced-precision matmuls off in the GPU libraries that are installed (each
+    library's backend class knows how: :meth:`~portnn._xp.registry.ArrayLibrary.pin_full_precision`).
 
     Parity tests compare float32 results across backends; TF32 (on by default for some libraries
     on Ampere and later) rounds matmul inputs to 10 mantissa bits and would break them.
     """
-    for name, pin in (("torch", _pin_torch), ("jax", _pin_jax)):
-        try:
-            pin(_import(name))
-        except ImportError:
-            continue
-
-
-def _pin_torch(torch: Any) -> None:
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
-
-
-def _pin_jax(jax: Any) -> None:
-    jax.config.update("jax_default_matmul_precision", "highest")
+    for name in library_names():
+        cls = library_class(name)
+        if cls is not None:
+            cls.pin_full_precision()

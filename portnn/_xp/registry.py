@@ -1,7 +1,8 @@
 """What each array library is, known by its backend class and registered once.
 
-Every :class:`~portnn._xp.base.Backend` subclass that names a ``library`` registers itself here
-when it is defined. Its class methods answer for arrays of that library without a backend
+Each library's :class:`~portnn._xp.base.Backend` subclass is registered here once, by
+:func:`register` (``resolve`` registers portnn's five, NumPy first: the order arrays are asked in).
+Its class methods answer for arrays of that library without a backend
 instance (and without importing the library where the question does not need it): whether an
 array is its own, the array on the host, the spec's device part for the array's device, whether a
 spec's device is a GPU, and the spec for one rank per GPU. The functions below ask the registered
@@ -31,16 +32,15 @@ class ArrayLibrary:
     library: ClassVar[str] = ""
     arrays_are_numpy: ClassVar[bool] = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("library"):  # a library's own class, not a variant of it
-            _REGISTRY[cls.library] = cls
-
     @classmethod
     def for_device(cls, device_name: str) -> Any:
         """A new backend of this library on the device the spec's part after the colon names
         ("" for the library's default device); an error where it cannot be used here."""
         raise NotImplementedError(f"{cls.__name__} names no library")
+
+    @classmethod
+    def pin_full_precision(cls) -> None:
+        """Turn reduced-precision (TF32) matmuls off in this library where it is installed."""
 
     @property
     def torch_device(self) -> Any:
@@ -80,8 +80,16 @@ class ArrayLibrary:
         return cls.library + (f":{device_name}" if device_name else "")
 
 
+def register(*classes: type[ArrayLibrary]) -> None:
+    """Register each library's backend class under its ``library`` name, in this order."""
+    for cls in classes:
+        if not cls.library:
+            raise ValueError(f"register: {cls.__name__} names no library")
+        _REGISTRY[cls.library] = cls
+
+
 def library_names() -> tuple[str, ...]:
-    """The libraries registered, in the order their classes were defined."""
+    """The libraries registered, in the order they were registered."""
     return tuple(_REGISTRY)
 
 

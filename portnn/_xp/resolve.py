@@ -9,12 +9,13 @@ from .base import Backend
 from .cupy_backend import CupyBackend
 from .jax_backend import JaxBackend
 from .numpy_backend import NumpyBackend
-from .registry import class_of_array, library_class, library_names
+from .registry import class_of_array, library_class, library_names, register
 from .strict import StrictBackend
 from .torch_backend import TorchBackend
 
-#: The backend classes, registered by being defined (the registry is in ``registry``).
+#: Each library's backend class, registered once; arrays are asked in this order (NumPy's first).
 BACKEND_CLASSES = (NumpyBackend, StrictBackend, TorchBackend, JaxBackend, CupyBackend)
+register(*BACKEND_CLASSES)
 
 # The specs probed by available_backends(), in the order they are listed: the host ones first.
 _PROBED_SPECS = ("numpy", "array_api_strict", "torch:cpu", "jax:cpu", "cupy:0", "torch:cuda", "jax:gpu")

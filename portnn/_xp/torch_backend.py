@@ -59,6 +59,16 @@ class TorchBackend(OutParamBackend):
     def spec_for_rank(cls, device_name: str, local_rank: int) -> str:
         return f"torch:cuda:{local_rank}" if cls.names_gpu(device_name) else super().spec_for_rank(device_name, 0)
 
+    @classmethod
+    def pin_full_precision(cls) -> None:
+        try:
+            torch = _import("torch")
+        except ImportError:
+            return
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.set_float32_matmul_precision("highest")
+
     @property
     def sigmoid_kernels(self) -> Any:  # type: ignore[override]
         # torch's sigmoid and the kernel its autograd runs backwards: one operation each (the tanh
