@@ -126,27 +126,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("JAX_ENABLE_X64", "1")
     args = _parser().parse_args(argv)
     try:
-        if args.command == "demo":
-            return _demo(args)
-        if args.command == "train":
-            from .train import run_train
-
-            return run_train(args)
-        if args.command in ("evaluate", "predict"):
-            from . import apply as apply_cli
-
-            return apply_cli.run_evaluate(args) if args.command == "evaluate" else apply_cli.run_predict(args)
-        if args.command == "bench":
-            from ..bench.cli import run_bench
-
-            return run_bench(args)
-        return _info()
+        code = _run(args)
+        sys.stdout.flush()  # here, not at exit: a reader gone by then is caught below
+        return code
     except BrokenPipeError:  # the reader left (`portnn predict ... | head`): end quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 128 + 13  # what a shell reports for a process ended by SIGPIPE
     except (ValueError, TypeError, OSError) as exc:
         print(f"portnn: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        return _demo(args)
+    if args.command == "train":
+        from .train import run_train
+
+        return run_train(args)
+    if args.command in ("evaluate", "predict"):
+        from . import apply as apply_cli
+
+        return apply_cli.run_evaluate(args) if args.command == "evaluate" else apply_cli.run_predict(args)
+    if args.command == "bench":
+        from ..bench.cli import run_bench
+
+        return run_bench(args)
+    return _info()
 
 
 def _demo(args: argparse.Namespace) -> int:
