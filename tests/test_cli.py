@@ -52,6 +52,7 @@ def test_train_help_states_the_defaults(capsys):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "Adam at --lr 0.003, --batch-size 32, --epochs 50" in text and "(default: 32)" in text
+    assert "97-98% held-out" in text
 
 
 def test_train_takes_the_full_batch_when_asked(capsys):

@@ -32,7 +32,7 @@ def _batch_size(text: str) -> int | None:
 # (what `fit` does by default, faithful to the seed notebooks) leave a table of data undertrained.
 TRAIN_DEFAULTS = (
     "The defaults (Adam at --lr 0.003, --batch-size 32, --epochs 50, --hidden 64,64 with relu) train "
-    "small tables well as they are: scikit-learn's wine, breast-cancer and digits sets to 97-98%% "
+    "small tables well as they are: scikit-learn's wine, breast-cancer and digits sets to 97-98% "
     "held-out accuracy. Features are standardised with the training rows' mean and deviation, "
     "which the saved model keeps."
 )
