@@ -120,6 +120,42 @@ def test_no_initial_weights_are_drawn_when_loading(valid, monkeypatch):
     np.testing.assert_array_equal(loaded.state_dict()["0.weight"], pn.io.read(valid)[0]["0.weight"])
 
 
+def test_a_user_layer_loads_and_is_checked_through_the_stand_in_generator(tmp_path, monkeypatch):
+    # registered in a copy of the registry, for this test only (other tests list the registered layers)
+    monkeypatch.setattr(pn.nn.layers, "LAYERS", dict(pn.nn.layers.LAYERS))
+
+    class OwnScaleForUntrustedFiles(pn.Layer):
+        """A layer of a user's: its weights drawn through the generator by position, then scaled in place."""
+
+        def __init__(self, n):
+            super().__init__()
+            self.n = n
+
+        @classmethod
+        def example(cls):
+            return cls(3)
+
+        def init_params(self, rng):
+            w = rng.standard_normal((self.n, self.n))
+            w *= 0.1
+            return {"w": w}
+
+        def forward(self, X, training):
+            return self.xp.matmul(X, self.params["w"]), None
+
+        def get_config(self):
+            return {"n": self.n}
+
+    net = pn.Sequential(pn.Dense(2, 3), OwnScaleForUntrustedFiles(3), seed=0)
+    path = tmp_path / "own.safetensors"
+    net.save(path)
+    np.testing.assert_array_equal(pn.to_numpy(pn.load(path).state_dict()["1.w"]), pn.to_numpy(net.state_dict()["1.w"]))
+    tensors, meta = pn.io.read(path)
+    meta = {**meta, "architecture": json.dumps([{"class": "OwnScaleForUntrustedFiles", "config": {"n": 60000}}])}
+    pn.io.write(path, tensors, {k: v for k, v in meta.items() if k != "checksum"})
+    assert "needs an array of shape (60000, 60000), more than the 18 values" in assert_refused_cheaply(path)
+
+
 def test_backups_are_read_through_the_same_checks(valid, tmp_path):
     X, y = pn.datasets.xor()
     net = pn.Sequential(pn.Dense(2, 4), pn.Tanh(), pn.Dense(4, 1), seed=0)

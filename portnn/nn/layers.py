@@ -123,8 +123,13 @@ class Layer:
 
     def param_shapes(self, rng: Any) -> dict[str, tuple[int, ...]]:
         """The shapes :meth:`init_params` gives, without drawing: ``load`` checks a file's tensors
-        against them before it builds anything. ``rng`` stands in for the generator, handing out
-        arrays that take no memory; override this where ``init_params`` allocates otherwise."""
+        against them before it builds anything. ``rng`` stands in for the generator: it hands out
+        zeros, never more values than the file holds; override this where ``init_params``
+        allocates by other means.
+
+        >>> Dense(2, 3).param_shapes(rng=None)
+        {'weight': (2, 3), 'bias': (3,)}
+        """
         return {k: tuple(v.shape) for k, v in self.init_params(rng).items()}
 
     def __getstate__(self) -> dict[str, Any]:

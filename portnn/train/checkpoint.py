@@ -127,7 +127,10 @@ def _restore_rest(
             f"load: {path!r} does not hold the state its {info['class']} needs: missing "
             f"{sorted(needed - held)[:8]}, unexpected {sorted(held - needed)[:8]}"
         )
-    optimizer.load_state_dict({**info, "state": state})
+    try:
+        optimizer.load_state_dict({**info, "state": state})
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ValueError(f"load: {path!r} has unusable optimizer state ({exc})") from None
     return optimizer
 
 

@@ -6,6 +6,7 @@ tensors and a fixed allowance. The bytes were checked by :mod:`portnn.io` alread
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +54,7 @@ def plan(path: str, tensors: dict[str, np.ndarray], meta: dict[str, str]) -> Pla
             size = layer.output_size(size)
             params.append({k: tuple(s) for k, s in layer.param_shapes(probe).items()})
             buffers.append({k: tuple(v.shape) for k, v in layer.init_buffers().items()})
-        except (ValueError, TypeError, MemoryError, AttributeError) as exc:
+        except Exception as exc:  # a layer's code run on the file's settings: what it raises is the file's fault
             raise ValueError(f"load: {path!r}: layer {i} ({type(layer).__name__}) does not fit: {exc}") from None
     result = Plan(layers, params, buffers)
     check_tensors(path, tensors, *result.shapes())
@@ -118,14 +119,23 @@ def check_tensors(
             raise ValueError(f"load: {path!r}: {where}: contains {'NaN' if np.isnan(value).any() else 'inf'}")
 
 
+# Where each numpy.random.Generator method takes ``size`` when it is passed by position.
+_SIZE_AT = {"random": 0, "standard_normal": 0, "standard_exponential": 0, "standard_cauchy": 0}
+_SIZE_AT.update(dict.fromkeys(("exponential", "poisson", "standard_gamma", "standard_t", "chisquare"), 1))
+_SIZE_AT.update(dict.fromkeys(("rayleigh", "weibull", "choice", "geometric", "power", "pareto"), 1))
+_SIZE_AT.update(dict.fromkeys(("uniform", "normal", "integers", "laplace", "beta", "gamma", "binomial"), 2))
+_SIZE_AT.update(dict.fromkeys(("lognormal", "logistic", "gumbel", "vonmises", "wald", "f"), 2))
+
+
 class ShapeProbe:
     """Stands in for the generator a layer's ``init_params`` draws from (see
-    :meth:`portnn.nn.layers.Layer.param_shapes`): hands out arrays of the asked shape that take no
-    memory, and refuses a shape beyond the values the file holds.
+    :meth:`portnn.nn.layers.Layer.param_shapes`): every ``numpy.random.Generator`` method that
+    draws an array hands out zeros of the asked shape, and refuses to hand out more values in all
+    than the file holds, before allocating them.
 
     >>> ShapeProbe("m.safetensors", 10).normal(0.0, 1.0, size=(2, 3)).shape
     (2, 3)
-    >>> ShapeProbe("m.safetensors", 10).uniform(-1.0, 1.0, size=(10**6, 10**6))
+    >>> ShapeProbe("m.safetensors", 10).uniform(-1.0, 1.0, (10**6, 10**6))
     Traceback (most recent call last):
     ...
     ValueError: the architecture needs an array of shape (1000000, 1000000), more than the 10 values in 'm.safetensors'
@@ -134,26 +144,27 @@ class ShapeProbe:
     def __init__(self, path: str, values: int) -> None:
         self.path, self.left = path, values
 
-    def _draw(self, size: Any) -> np.ndarray:
-        shape = (size,) if isinstance(size, int) else tuple(size or ())
+    def __getattr__(self, name: str) -> Callable[..., np.ndarray]:
+        if name not in _SIZE_AT:
+            raise AttributeError(
+                f"{name!r}: loading checks a layer's weights through a stand-in generator that draws arrays only; "
+                "define the layer's param_shapes"
+            )
+        at = _SIZE_AT[name]
+
+        def draw(*args: Any, size: Any = None, **kwargs: Any) -> np.ndarray:
+            return self._zeros(args[at] if size is None and len(args) > at else size)
+
+        return draw
+
+    def _zeros(self, size: Any) -> np.ndarray:
+        shape = tuple(int(n) for n in size) if isinstance(size, (tuple, list)) else () if size is None else (int(size),)
         if math.prod(shape) > self.left:
             raise ValueError(
                 f"the architecture needs an array of shape {shape}, more than the {self.left} values in {self.path!r}"
             )
         self.left -= math.prod(shape)
-        return np.broadcast_to(np.float64(0.0), shape)
-
-    def uniform(self, low: float = 0.0, high: float = 1.0, size: Any = None) -> np.ndarray:
-        return self._draw(size)
-
-    def normal(self, loc: float = 0.0, scale: float = 1.0, size: Any = None) -> np.ndarray:
-        return self._draw(size)
-
-    def standard_normal(self, size: Any = None, dtype: Any = None) -> np.ndarray:
-        return self._draw(size)
-
-    def random(self, size: Any = None, dtype: Any = None) -> np.ndarray:
-        return self._draw(size)
+        return np.zeros(shape)  # writeable: a layer may scale its draw in place
 
 
 def _largest_int(value: Any) -> int:
