@@ -128,9 +128,9 @@ def _numbers(cells: list[str], name: str, path: str, lines: list[int] | None, hi
         values = np.array(cells, dtype=np.float64)
     except ValueError:
         values = None
-    for i, cell in enumerate(cells):
-        if values is not None and np.isfinite(values[i]):
-            continue
+    suspects = range(len(cells)) if values is None else np.flatnonzero(~np.isfinite(values))
+    for i in map(int, suspects):
+        cell = cells[i]
         where = f"--data: {_place(path, lines, i)}, column {name!r}"
         if cell.strip() == "":
             raise ValueError(f"{where}: the value is missing (an empty cell)")
