@@ -79,13 +79,14 @@ def run_train(args: argparse.Namespace) -> int:
         table = read_table(args.data, args.target or "y", args.task)
     else:
         table = _builtin(args.dataset)
-    tell(table.notes)
     if table.classes is None and table.y is not None and table.y.ndim == 1:
         table.y = table.y[:, None]
     train, val = _split(table, args.val_split, args.seed)
     comm = distributed.init() if args.distributed else None
     if comm is not None:  # one rank per GPU: a GPU backend's device is the rank's on its machine
         args.backend = spec_for_rank(args.backend, comm.local_rank)
+    if comm is None or comm.rank == 0:  # rank 0 speaks for all
+        tell(table.notes)
     net, loss = _network(args, train)
     metrics = metric_names(args.metrics, table.classes is not None)
     if not metrics and table.classes is not None:
