@@ -111,7 +111,7 @@ class FlatState:
     def __init__(self, block: ParameterBlock, optimizer: Any) -> None:
         bk, state = block.backend, optimizer.state
         self.block = block
-        self.state = {name: bk.xp.zeros_like(block.values) for name in optimizer.state_names}
+        self.state = {name: bk.xp.zeros_like(block.values) for name in optimizer.buffer_names}
         # What intact() checks: the parameters, the gradients, the optimizer's state dicts (replaced
         # wholesale, as a reset does, they are no longer what the flat arrays stand for) and below,
         # each state array.

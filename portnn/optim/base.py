@@ -37,6 +37,11 @@ class Optimizer:
         starting with ``scratch``: not saved), as the settings ask."""
         return ()
 
+    @property
+    def buffer_names(self) -> tuple[str, ...]:
+        """:attr:`state_names` and, where the gradients are clipped, the buffer they are clipped into."""
+        return (*self.state_names, *("scratch_clip",) * self.clipping.active)
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         OPTIMIZERS[cls.__name__.lower()] = cls
@@ -68,7 +73,10 @@ class Optimizer:
             p = param.value
             state = self.state.get(param.name)
             if state is None or any(v.shape != p.shape for v in state.values()):
-                self.state[param.name] = {n: xp.zeros_like(p) for n in self.state_names}
+                state = self.state[param.name] = {}
+            for name in self.buffer_names:  # (an optimizer pickled before a buffer existed lacks it)
+                if name not in state:
+                    state[name] = xp.zeros_like(p)
         self.flat = FlatState.build(getattr(owner, "parameter_block", None), self)
 
     def move(self, backend: Backend, dtype: Any) -> None:
@@ -90,16 +98,27 @@ class Optimizer:
         self.steps += 1
         if self.schedule is not None:
             self.lr = float(self.schedule(self.steps - 1))
-        if self.clipping.active:  # all that plain optimizers pay for it
-            self.clipping(self.parameters, self.backend)
+        grads = self._clipped() if self.clipping.active else None  # the test all that plain optimizers pay
         flat = self.flat
         if flat is not None and flat.intact():  # every update is elementwise: one call for all parameters
-            self._update(flat.block.values, flat.block.grads, flat.state)
+            g = flat.block.grads if grads is None else flat.state["scratch_clip"]
+            self._update(flat.block.values, g, flat.state)
             return
         state = self.state
-        for param in self.parameters:  # the dicts behind the Parameter views: no property calls per step
-            store, key = param.store, param.key
-            store[key] = self._update(store[key], param.grads[key], state[param.name])
+        if grads is None:
+            for param in self.parameters:  # the dicts behind the Parameter views: no property calls per step
+                store, key = param.store, param.key
+                store[key] = self._update(store[key], param.grads[key], state[param.name])
+            return
+        for param, g in zip(self.parameters, grads):
+            param.store[param.key] = self._update(param.value, g, state[param.name])
+
+    def _clipped(self) -> list[Array]:
+        """The gradients clipped into the optimizer's own buffers: ``Parameter.grad`` stays the gradient."""
+        params, state = self.parameters, self.state
+        grads = [p.grads[p.key] for p in params]
+        out = [state[p.name]["scratch_clip"] for p in params]
+        return self.clipping.apply(self.backend, grads, out)
 
     def _update(self, p: Array, g: Array, state: dict[str, Array]) -> Array:
         raise NotImplementedError

@@ -3,10 +3,11 @@
 Every :class:`~portnn.optim.Optimizer` takes them and clips the gradients at the start of its
 ``step()``, before the update and before ``weight_decay`` adds its L2 term: clipping acts on the
 gradient of the loss, as ``torch.nn.utils.clip_grad_*_`` called before ``optimizer.step()`` does.
+The optimizer clips into buffers of its own: ``parameter.grad`` stays the backward pass's gradient.
 
-The clipping is written with the backend's in-place helpers, like the updates: into the gradient
-buffers where arrays are writeable, rebinding ``parameter.grad`` where they are not (JAX). Scales
-are computed on the device, never read on the host, so a compiled (traced) step clips too.
+The clipping is written with the backend's in-place helpers, like the updates: into existing
+buffers where arrays are writeable, new arrays where they are not (JAX). Scales are computed on the
+device, never read on the host, so a compiled (traced) step clips too.
 """
 
 from __future__ import annotations
@@ -90,23 +91,26 @@ class GradientClipping:
 
     def __call__(self, parameters: list[Parameter], backend: Backend) -> None:
         """Clip the gradients of ``parameters`` (``parameter.grad``), in place where writeable."""
-        if self.clipvalue is not None:
-            for param in parameters:
-                param.grads[param.key] = clip_value(backend, param.grads[param.key], self.clipvalue)
+        grads = [param.grads[param.key] for param in parameters]
+        for param, g in zip(parameters, self.apply(backend, grads, grads)):
+            param.grads[param.key] = g
+
+    def apply(self, backend: Backend, grads: list[Any], out: list[Any]) -> list[Any]:
+        """The clipped ``grads``, written into ``out`` where writeable (``out`` may be ``grads``;
+        else ``grads`` are left as they were: an optimizer clips into its own buffers)."""
+        if self.clipvalue is not None:  # (clip_value writes in place only where the library can)
+            clipped = [clip_value(backend, backend.copy_into(o, g), self.clipvalue) for o, g in zip(out, grads)]
+            grads = [c if c is o else backend.copy_into(o, c) for o, c in zip(out, clipped)]
+        xp = backend.xp
         if self.clipnorm is not None:
-            xp, limit = backend.xp, self.clipnorm
-            for param in parameters:
-                grads, key = param.grads, param.key
-                g = grads[key]
-                grads[key] = backend.imul(g, limit / xp.maximum(xp.linalg.vector_norm(g), limit))
-        elif self.global_clipnorm is not None and parameters:
-            xp = backend.xp
-            norms = [xp.linalg.vector_norm(param.grads[param.key]) for param in parameters]
-            total = xp.linalg.vector_norm(xp.stack(norms))
-            scale = xp.minimum(self.global_clipnorm / (total + GLOBAL_NORM_EPS), 1.0)
-            for param in parameters:
-                grads, key = param.grads, param.key
-                grads[key] = backend.imul(grads[key], scale)
+            limit = self.clipnorm
+            scales = [limit / xp.maximum(xp.linalg.vector_norm(g), limit) for g in grads]
+        elif self.global_clipnorm is not None and grads:
+            total = xp.linalg.vector_norm(xp.stack([xp.linalg.vector_norm(g) for g in grads]))
+            scales = [xp.minimum(self.global_clipnorm / (total + GLOBAL_NORM_EPS), 1.0)] * len(grads)
+        else:
+            return grads
+        return [backend.mul_into(o, g, scale) for o, g, scale in zip(out, grads, scales)]
 
 
 def clip_value(backend: Backend, g: Any, limit: float) -> Any:
