@@ -166,3 +166,14 @@ def test_predict_into_a_pipe_closed_early_ends_quietly(tmp_path, capsys, rows):
     reader.stdout.close()  # as `| head -1` does: the rows still to come have no reader
     err = reader.stderr.read().decode()
     assert reader.wait(timeout=120) == 141 and err == ""  # 128 + SIGPIPE, as a shell reports it
+
+
+def test_a_distributed_run_tells_its_choices_once(tmp_path):
+    pytest.importorskip("mpi4py", reason="portnn.distributed needs mpi4py: pip install 'portnn[mpi]'")
+    from test_distributed import launch
+
+    rows = [[str(i), *row] for i, row in enumerate(labelled_rows())]
+    data = write_rows(tmp_path / "d.csv", ["", "a", "b", "label"], rows)
+    done = launch(2, "-m", "portnn", "train", "--data", data, "--target", "label", "--epochs", "1", "--distributed")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr.count("an index, left out") == 1, done.stderr
