@@ -208,3 +208,18 @@ def test_pin_full_precision_is_asked_of_each_installed_library():
     assert not torch.backends.cuda.matmul.allow_tf32
     assert torch.get_float32_matmul_precision() == "highest"
     assert jax.config.jax_default_matmul_precision == "highest"
+
+
+def test_each_library_names_its_devices_here(bk):
+    specs = library_class(bk.spec).device_specs()
+    assert bk.spec in specs
+    for spec in specs:
+        assert pn.get_backend(spec).spec == spec  # canonical, and usable here
+        assert pn.get_backend(spec).same_library(bk)
+
+
+def test_array_api_strict_names_its_devices_from_its_inspection_api():
+    strict = library_class("array_api_strict").device_specs()
+    assert strict[0] == "array_api_strict"
+    assert {"array_api_strict:device1", "array_api_strict:no_float64"} <= set(strict)
+    assert not pn.get_backend("array_api_strict:no_float64").float64

@@ -42,6 +42,14 @@ class CupyBackend(OutParamBackend):
         return cls(f"cupy:{index}", xp, cupy.cuda.Device(index), cupy)
 
     @classmethod
+    def device_specs(cls) -> list[str]:
+        try:
+            count = _import("cupy").cuda.runtime.getDeviceCount()
+        except Exception:  # not installed, or no driver: `import cupy` works without a GPU
+            return []
+        return [f"cupy:{i}" for i in range(count)]
+
+    @classmethod
     def is_own_array(cls, x: Any) -> bool:
         return compat.is_cupy_array(x)
 

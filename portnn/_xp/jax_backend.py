@@ -41,6 +41,21 @@ class JaxBackend(Backend):
         jax.config.update("jax_default_matmul_precision", "highest")
 
     @classmethod
+    def device_specs(cls) -> list[str]:
+        try:
+            jax = _import("jax")
+        except ImportError:
+            return []
+        specs = []
+        for platform in ("cpu", "gpu"):
+            try:
+                devices = jax.devices(platform)
+            except RuntimeError:  # no such platform here
+                continue
+            specs += [f"jax:{platform}{f':{i}' if i else ''}" for i in range(len(devices))]
+        return specs
+
+    @classmethod
     def is_own_array(cls, x: Any) -> bool:
         return compat.is_jax_array(x)
 

@@ -30,6 +30,10 @@ class NumpyBackend(OutParamBackend):
         return cls("numpy", np, "cpu", np)
 
     @classmethod
+    def device_specs(cls) -> list[str]:
+        return ["numpy"]
+
+    @classmethod
     def is_own_array(cls, x: Any) -> bool:
         # a NumPy scalar (np.float64) is not an array; JAX's float0 gradients are not NumPy's
         return compat.is_numpy_array(x) and isinstance(x, np.ndarray)

@@ -39,6 +39,12 @@ class ArrayLibrary:
         raise NotImplementedError(f"{cls.__name__} names no library")
 
     @classmethod
+    def device_specs(cls) -> list[str]:
+        """The canonical specs of this library's devices usable here, the host's first; empty
+        where the library is not installed or sees no device."""
+        return []
+
+    @classmethod
     def pin_full_precision(cls) -> None:
         """Turn reduced-precision (TF32) matmuls off in this library where it is installed."""
 
@@ -49,7 +55,12 @@ class ArrayLibrary:
         return None
 
     def same_library(self, other: ArrayLibrary) -> bool:
-        """True when ``other`` (a backend) computes with this one's library, on any device."""
+        """True when ``other`` (a backend) computes with this one's library, on any device.
+
+        >>> from portnn import get_backend
+        >>> get_backend("array_api_strict").same_library(get_backend("array_api_strict:device1"))
+        True
+        """
         return self.library == other.library
 
     @classmethod
@@ -89,17 +100,30 @@ def register(*classes: type[ArrayLibrary]) -> None:
 
 
 def library_names() -> tuple[str, ...]:
-    """The libraries registered, in the order they were registered."""
+    """The libraries registered, in the order they were registered.
+
+    >>> library_names()[0]
+    'numpy'
+    """
     return tuple(_REGISTRY)
 
 
 def library_class(spec: str) -> type[ArrayLibrary] | None:
-    """The registered class of the library a spec names (the part before the colon), or None."""
+    """The registered class of the library a spec names (the part before the colon), or None.
+
+    >>> library_class("torch:cuda").names_gpu("cuda"), library_class("tensorflow")
+    (True, None)
+    """
     return _REGISTRY.get(spec.partition(":")[0])
 
 
 def class_of_array(x: Any) -> type[ArrayLibrary] | None:
-    """The registered class whose library ``x`` is an array of, or None (lists, scalars, ...)."""
+    """The registered class whose library ``x`` is an array of, or None (lists, scalars, ...).
+
+    >>> import numpy as np
+    >>> class_of_array(np.zeros(2)).arrays_are_numpy, class_of_array([0.0])
+    (True, None)
+    """
     for cls in _REGISTRY.values():
         if cls.is_own_array(x):
             return cls

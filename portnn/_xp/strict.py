@@ -29,6 +29,14 @@ class StrictBackend(Backend):
         return cls(spec, xps, xps.Device(name), xps)
 
     @classmethod
+    def device_specs(cls) -> list[str]:
+        try:
+            devices = _import("array_api_strict").__array_namespace_info__().devices()
+        except ImportError:
+            return []
+        return [cls.library + ("" if d == "CPU_DEVICE" else f":{d}") for d in map(_device_name, devices)]
+
+    @classmethod
     def is_own_array(cls, x: Any) -> bool:
         # array-api-compat has no is_*_array for it, and its Array class is not public: ask the
         # type's module, as array-api-compat's helpers do (never importing the library to answer)

@@ -39,6 +39,15 @@ class TorchBackend(OutParamBackend):
         return cls(spec, xp, device, torch)
 
     @classmethod
+    def device_specs(cls) -> list[str]:
+        try:
+            torch = _import("torch")
+        except ImportError:
+            return []
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        return ["torch:cpu"] + [f"torch:cuda{f':{i}' if i else ''}" for i in range(count)]
+
+    @classmethod
     def is_own_array(cls, x: Any) -> bool:
         return compat.is_torch_array(x)
 
