@@ -20,7 +20,7 @@ from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from .._xp import Backend, backend_of, get_backend, library_of, namespace_of, to_numpy
+from .._xp import Backend, backend_of, get_backend, is_array, is_non_numpy_array, namespace_of, to_numpy
 from .lbfgs import LbfgsMixin
 from .numerics import Net, glorot_init
 from .stochastic import StochasticMixin
@@ -37,7 +37,7 @@ def stochastic_only(est: Any) -> bool:
 
 def on_host(a: Any) -> Any:
     """``a`` as NumPy where it is an array of another library; anything else unchanged."""
-    return to_numpy(a) if library_of(a) not in (None, "numpy") else a
+    return to_numpy(a) if is_non_numpy_array(a) else a
 
 
 def device_dtype(bk: Backend, *arrays: Any) -> Any:
@@ -65,7 +65,7 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
     # -- where arrays live -----------------------------------------------------------------
     def _backends(self, X: Any) -> tuple[Backend, Backend]:
         """(compute backend, output backend) for input ``X``."""
-        out = backend_of(X) if dispatch_on() and library_of(X) is not None else get_backend("numpy")
+        out = backend_of(X) if dispatch_on() and is_array(X) else get_backend("numpy")
         return (get_backend(self.backend) if self.backend else out), out
 
     def _check_same_namespace(self, X: Any, method: str) -> None:
@@ -74,11 +74,11 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         if not dispatch_on():
             return
         fitted = self.coefs_[0]
-        x_lib, fit_lib = library_of(X) or "numpy", library_of(fitted)
-        if x_lib == fit_lib and (x_lib == "numpy" or X.device == fitted.device):
+        x_bk, fit_bk = backend_of(X) if is_array(X) else get_backend("numpy"), backend_of(fitted)
+        if x_bk.same_library(fit_bk) and (fit_bk.arrays_are_numpy or X.device == fitted.device):
             return
-        if x_lib != fit_lib:
-            what = f"Array namespaces used during fit ({namespace_of(fitted).__name__}) and {method} ({x_lib}) differ."
+        if not x_bk.same_library(fit_bk):
+            what = f"Array namespaces used during fit ({namespace_of(fitted).__name__}) and {method} ({x_bk.library}) differ."
         else:
             what = f"Devices used during fit ({fitted.device}) and {method} ({X.device}) differ."
         raise ValueError(
@@ -187,7 +187,7 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
     @staticmethod
     def _float_dtypes(X: Any) -> tuple:
         """The float dtypes X may keep (others become the first): X's namespace's under dispatch."""
-        if dispatch_on() and library_of(X) not in (None, "numpy"):
+        if dispatch_on() and is_non_numpy_array(X):
             xp = namespace_of(X)
             return (xp.float64, xp.float32)
         return (np.float64, np.float32)

@@ -121,7 +121,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         (n_samples,), or (n_samples, n_classes) for multi-label targets."""
         output, out = self._forward_pass_fast(X, "predict")
         labels = self._labels(to_numpy(output))
-        return labels if out.library == "numpy" or labels.dtype.kind not in "biuf" else out.asarray(labels)
+        return labels if out.arrays_are_numpy or labels.dtype.kind not in "biuf" else out.asarray(labels)
 
     def _proba(self, X: Any, method: str) -> tuple[Any, Backend]:
         output, out = self._forward_pass_fast(X, method)
