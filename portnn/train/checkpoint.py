@@ -63,10 +63,12 @@ def rebuild(
     the network is built from the file's arrays (no initial weights drawn) and its RNG states,
     optimizer (as ``network.optimizer``) and user metadata (``network.metadata``) restored."""
     planned = filecheck.plan(path, tensors, meta)
+    rng, info, optimizer = _settings_of(meta, path, None)
+    user = settings(meta, "user", path, dict, MAX_USER, default={})
     with _given_arrays(planned, tensors):
         network = make(planned.layers, meta.get("dtype", "float32"))
-    network.optimizer = _restore_rest(network, tensors, meta, path, None)
-    network.metadata = settings(meta, "user", path, dict, MAX_USER, default={})
+    network.optimizer = _restore_rest(network, tensors, path, rng, info, optimizer)
+    network.metadata = user
     return network
 
 
@@ -97,28 +99,45 @@ def restore(
     params = {p.name: tuple(p.value.shape) for p in network.parameters()}
     buffers = {b.name: tuple(b.value.shape) for b in network.buffers()}
     filecheck.check_tensors(path, tensors, params, buffers)
+    rng, info, optimizer = _settings_of(meta, path, optimizer)
     network.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(OPTIMIZER)})
-    return _restore_rest(network, tensors, meta, path, optimizer)
+    return _restore_rest(network, tensors, path, rng, info, optimizer)
 
 
-def _restore_rest(
-    network: Network, tensors: dict[str, np.ndarray], meta: dict[str, str], path: str, optimizer: Optimizer | None
-) -> Optimizer | None:
-    if "rng" in meta:
-        _set_rng_state(network, settings(meta, "rng", path, dict, MAX_RNG), path)
+def _settings_of(
+    meta: dict[str, str], path: str, optimizer: Optimizer | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, Optimizer | None]:
+    """(RNG states, optimizer settings, optimizer) the metadata holds, checked before any array is
+    made: the optimizer given, or a new one of the saved class (unbound: it holds no arrays yet)."""
+    rng = settings(meta, "rng", path, dict, MAX_RNG) if "rng" in meta else None
     if "optimizer" not in meta:
-        return None
+        return rng, None, None
     info = optimizer_settings(meta, path)
-    state: dict[str, dict[str, np.ndarray]] = {}
-    for name, value in tensors.items():
-        if name.startswith(OPTIMIZER):  # optimizer/<parameter>/<state name>: checked by filecheck
-            _, key, state_name = name.split("/")
-            state.setdefault(key, {})[state_name] = value
     if optimizer is None:
         try:
             optimizer = optimizer_from_state(info)
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
             raise ValueError(f"load: {path!r} has unusable optimizer settings ({exc})") from None
+    return rng, info, optimizer
+
+
+def _restore_rest(
+    network: Network,
+    tensors: dict[str, np.ndarray],
+    path: str,
+    rng: dict[str, Any] | None,
+    info: dict[str, Any] | None,
+    optimizer: Optimizer | None,
+) -> Optimizer | None:
+    if rng is not None:
+        _set_rng_state(network, rng, path)
+    if info is None or optimizer is None:
+        return None
+    state: dict[str, dict[str, np.ndarray]] = {}
+    for name, value in tensors.items():
+        if name.startswith(OPTIMIZER):  # optimizer/<parameter>/<state name>: checked by filecheck
+            _, key, state_name = name.split("/")
+            state.setdefault(key, {})[state_name] = value
     optimizer.bind(network.parameters(), network.backend, owner=network)
     needed = {(k, n) for k, entries in optimizer.state_dict()["state"].items() for n in entries}
     held = {(k, n) for k, entries in state.items() for n in entries}
