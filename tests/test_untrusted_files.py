@@ -111,6 +111,27 @@ def test_no_layer_is_constructed_for_an_architecture_beyond_the_file(valid, tmp_
     assert built == []
 
 
+BUILT_ONLY_TO_COMPARE = {"rng of another generator", "rng of a layer without one", "rng of a layer out of range"}
+BUILT_ONLY_TO_COMPARE |= {"rng without shuffle", "rng state negative", "rng state too large", "rng state a string"}
+BUILT_ONLY_TO_COMPARE |= {
+    "optimizer state missing",
+    "unknown optimizer state name",
+    "optimizer state name with a slash",
+}
+
+
+@pytest.mark.parametrize("case", sorted(set(CONTENT) - BUILT_ONLY_TO_COMPARE))
+def test_no_network_is_built_for_a_refused_file(valid, tmp_path, monkeypatch, case):
+    def built(*args, **kwargs):
+        raise AssertionError("a network was built")
+
+    tensors, meta = pn.io.read(valid)
+    pn.io.write(tmp_path / "m.safetensors", *CONTENT[case](tensors, {k: v for k, v in meta.items() if k != "checksum"}))
+    monkeypatch.setattr(pn.Sequential, "__init__", built)
+    with pytest.raises(ValueError):
+        pn.load(tmp_path / "m.safetensors")
+
+
 def test_no_initial_weights_are_drawn_when_loading(valid, monkeypatch):
     def drawn(*args, **kwargs):
         raise AssertionError("initial weights drawn")
