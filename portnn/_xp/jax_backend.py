@@ -10,7 +10,7 @@ import numpy as np
 
 from .arrays import Array
 from .base import Backend
-from .libraries import _import
+from .libraries import _import, installed
 
 
 class JaxBackend(Backend):
@@ -34,20 +34,14 @@ class JaxBackend(Backend):
 
     @classmethod
     def pin_full_precision(cls) -> None:
-        try:
-            jax = _import("jax")
-        except ImportError:
-            return
-        jax.config.update("jax_default_matmul_precision", "highest")
+        jax = installed("jax")
+        if jax is not None:
+            jax.config.update("jax_default_matmul_precision", "highest")
 
     @classmethod
     def device_specs(cls) -> list[str]:
-        try:
-            jax = _import("jax")
-        except ImportError:
-            return []
-        specs = []
-        for platform in ("cpu", "gpu"):
+        jax, specs = installed("jax"), []
+        for platform in ("cpu", "gpu") if jax is not None else ():
             try:
                 devices = jax.devices(platform)
             except RuntimeError:  # no such platform here

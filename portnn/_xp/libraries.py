@@ -14,6 +14,19 @@ def _import(name: str) -> Any:
     return importlib.import_module(name)
 
 
+def installed(name: str) -> Any:
+    """The module ``name`` where it is installed, else None (a library portnn may use but does not
+    need).
+
+    >>> installed("numpy").__name__, installed("no_such_library")
+    ('numpy', None)
+    """
+    try:
+        return _import(name)
+    except ImportError:
+        return None
+
+
 def import_library(name: str) -> Any:
     """Import an array library by name (for benchmark references that must run it natively).
 
@@ -31,10 +44,8 @@ def library_versions() -> dict[str, str]:
     """Versions of the array libraries portnn can use ("not installed" where missing)."""
     versions = {}
     for name in ("numpy", "array_api_compat", "array_api_strict", "torch", "jax", "cupy"):
-        try:
-            versions[name] = str(getattr(_import(name), "__version__", "?"))
-        except ImportError:
-            versions[name] = "not installed"
+        module = installed(name)
+        versions[name] = "not installed" if module is None else str(getattr(module, "__version__", "?"))
     return versions
 
 

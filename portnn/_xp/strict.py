@@ -9,7 +9,7 @@ import array_api_compat as compat
 import numpy as np
 
 from .base import Backend
-from .libraries import _import
+from .libraries import _import, installed
 
 
 class StrictBackend(Backend):
@@ -30,10 +30,8 @@ class StrictBackend(Backend):
 
     @classmethod
     def device_specs(cls) -> list[str]:
-        try:
-            devices = _import("array_api_strict").__array_namespace_info__().devices()
-        except ImportError:
-            return []
+        xps = installed("array_api_strict")
+        devices = xps.__array_namespace_info__().devices() if xps is not None else ()
         return [cls.library + ("" if d == "CPU_DEVICE" else f":{d}") for d in map(_device_name, devices)]
 
     @classmethod

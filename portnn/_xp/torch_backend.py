@@ -12,7 +12,7 @@ import array_api_compat as compat
 import numpy as np
 
 from .arrays import Array, register_vdot
-from .libraries import _import
+from .libraries import _import, installed
 from .outparam import OutParamBackend
 
 # Host arrays up to this size reach a CUDA device through pinned memory without waiting (torch):
@@ -40,9 +40,8 @@ class TorchBackend(OutParamBackend):
 
     @classmethod
     def device_specs(cls) -> list[str]:
-        try:
-            torch = _import("torch")
-        except ImportError:
+        torch = installed("torch")
+        if torch is None:
             return []
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         return ["torch:cpu"] + [f"torch:cuda{f':{i}' if i else ''}" for i in range(count)]
@@ -70,9 +69,8 @@ class TorchBackend(OutParamBackend):
 
     @classmethod
     def pin_full_precision(cls) -> None:
-        try:
-            torch = _import("torch")
-        except ImportError:
+        torch = installed("torch")
+        if torch is None:
             return
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
