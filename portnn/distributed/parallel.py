@@ -46,7 +46,7 @@ class ParallelFit:
         metric_set: MetricSet | None,
         compile: bool = True,
     ) -> None:
-        if model.buffers():
+        if any(layer.buffers and not layer.fixed_buffers for layer in model.layers):
             raise ValueError(
                 "distributed: a network with buffers (BatchNorm's running statistics) cannot be trained data-parallel "
                 "yet: each rank would normalize with its own rows' statistics; use LayerNorm, or train on one process"
@@ -64,13 +64,13 @@ class ParallelFit:
         self.global_loss: Array = None
 
     # -- before the first epoch ----------------------------------------------------------------
-    def synchronize(self) -> None:
+    def synchronize(self, initial_epoch: int) -> None:
         """Every rank starts from rank 0's parameters, random generators and seed. All must pass
         data of the same shapes (each rank the whole training set: it takes its rows) and start at
-        the same epoch (a resumed run: every rank must read the same backup)."""
+        the same epoch, ``initial_epoch`` (a resumed run: every rank must read the same backup)."""
         model, comm, data = self.model, self.comm, self.data
         comm.watchdog.follow(comm.size > 1)  # alone, no rank can wait for this one
-        mine = (tuple(data.X.shape), tuple(data.y.shape), model.initial_epoch)
+        mine = (tuple(data.X.shape), tuple(data.y.shape), initial_epoch)
         theirs = comm.allgather(mine, "the check of the data's shapes and the first epoch")
         if len(set(theirs)) > 1:
             raise ValueError(
@@ -168,7 +168,6 @@ class ParallelFit:
         self.comm.watchdog.follow(False)
         for layer in self.dropouts:
             layer.batch_rows = None
-        self.model.rank = 0
 
     def any(self, flag: bool) -> bool:
         """Whether ``flag`` (``stop_training``) is set on any rank: then every rank stops."""

@@ -93,6 +93,9 @@ class Layer:
     owns_input = False
     output_kind: ClassVar[str | None] = None  # see OUTPUT_KINDS; subclasses inherit it
     min_batch_rows: ClassVar[int] = 1  # fewest rows a training batch may have (fit checks it first)
+    # True where training leaves the buffers as they are (Standardize's statistics), unlike
+    # BatchNorm's running statistics: a data-parallel fit can train such a layer
+    fixed_buffers: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

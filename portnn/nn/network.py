@@ -48,12 +48,11 @@ class Network:
         self.optimizer: Any = None  # the optimizer of the last fit: moved along by to()
         self.loss: Any = None  # the last fit's loss and metrics: what evaluate measures by default
         self.metrics: list = []
-        self.train_step: Any = None  # the last fit's TrainStep (it keeps its compiled code)
+        # The last fit's TrainStep, kept for its compiled code (tied to these arrays: to() drops it);
+        # a fit's run state (stop_training, initial_epoch, rank) is the fit's: portnn.train.run.Run
+        self.train_step: Any = None
         self.history: Any = None  # the last fit's History
-        self.initial_epoch = 0  # where fit starts: set by a callback that resumes a run
         self.metadata: dict[str, Any] = {}  # the user's: saved with the model (JSON values)
-        self.stop_training = False
-        self.rank = 0  # this process's rank while a data-parallel fit runs: only rank 0 writes files
         host = [(layer.init_params(init_rng), layer.init_buffers()) for layer in self.layers]
         self._place(get_backend(backend), dtype, host)
 

@@ -31,6 +31,7 @@ class Standardize(Layer):
     """
 
     output_kind = "real"
+    fixed_buffers = True
 
     @classmethod
     def example(cls) -> Standardize:

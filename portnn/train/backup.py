@@ -11,7 +11,7 @@ from . import checkpoint
 from .callbacks import Callback
 
 if TYPE_CHECKING:
-    from ..nn.network import Network
+    from .run import Run
 
 
 class BackupAndRestore(Callback):
@@ -41,12 +41,13 @@ class BackupAndRestore(Callback):
             raise ValueError(f"every: expected an int >= 1, got {every!r}")
         self.path, self.every = io.check_writable(path), every
 
-    def on_train_begin(self, model: Network) -> None:
+    def on_train_begin(self, run: Run) -> None:
         io.check_writable(self.path)  # before any epoch is spent
         if os.path.exists(self.path):
-            self._restore(model)
+            self._restore(run)
 
-    def _restore(self, model: Network) -> None:
+    def _restore(self, run: Run) -> None:
+        model = run.model
         tensors, meta = io.read(self.path)
         if meta.get("kind") != "backup":
             raise ValueError(f"BackupAndRestore: {self.path!r} is not a backup (a saved model?); give another path")
@@ -66,15 +67,16 @@ class BackupAndRestore(Callback):
                 f"this fit uses {type(opt).__name__}({opt.get_config()}); pass the same optimizer, or delete the backup"
             )
         checkpoint.restore(model, tensors, meta, self.path, optimizer=opt)
-        model.history.history, model.history.epoch, model.initial_epoch = checkpoint.progress(meta, self.path)
+        run.history.history, run.history.epoch, run.initial_epoch = checkpoint.progress(meta, self.path)
 
-    def on_epoch_end(self, model: Network, epoch: int, logs: dict[str, float]) -> None:
-        if (epoch + 1) % self.every or getattr(model, "rank", 0) != 0:  # data-parallel: rank 0 writes
+    def on_epoch_end(self, run: Run, epoch: int, logs: dict[str, float]) -> None:
+        if (epoch + 1) % self.every or run.rank != 0:  # data-parallel: rank 0 writes
             return
-        history = {"history": model.history.history, "epoch": model.history.epoch}
+        model = run.model
+        history = {"history": run.history.history, "epoch": run.history.epoch}
         extra = {"kind": "backup", "epochs_done": str(epoch + 1), "history": json.dumps(history)}
         io.write(self.path, *checkpoint.snapshot(model, model.optimizer, extra))
 
-    def on_train_end(self, model: Network) -> None:
-        if getattr(model, "rank", 0) == 0 and os.path.exists(self.path):
+    def on_train_end(self, run: Run) -> None:
+        if run.rank == 0 and os.path.exists(self.path):
             os.remove(self.path)

@@ -8,19 +8,22 @@ from typing import TYPE_CHECKING, Any
 from ..objectives.metricbase import METRICS
 
 if TYPE_CHECKING:
-    from ..nn.network import Network
+    from .run import Run
 
 
 class Callback:
-    """Base class; override the hooks you need. Set ``model.stop_training = True`` to stop."""
+    """Base class; override the hooks you need. Each is handed the fit's
+    :class:`portnn.train.run.Run`: set ``run.stop_training = True`` to stop; ``run.model`` is the
+    network (and the run reads and sets any other attribute on it, so ``model.state_dict()``
+    written for the network works)."""
 
-    def on_train_begin(self, model: Network) -> None:
+    def on_train_begin(self, run: Run) -> None:
         """Called once before the first epoch."""
 
-    def on_epoch_end(self, model: Network, epoch: int, logs: dict[str, float]) -> None:
+    def on_epoch_end(self, run: Run, epoch: int, logs: dict[str, float]) -> None:
         """Called after every epoch with that epoch's ``{"loss": ..., "val_loss": ...}``."""
 
-    def on_train_end(self, model: Network) -> None:
+    def on_train_end(self, run: Run) -> None:
         """Called once after the last epoch."""
 
 
@@ -29,7 +32,7 @@ class History(Callback):
     whatever callbacks add to the logs), one float per epoch.
 
     It records the logs when its turn comes (``fit``'s own History comes first, so the callbacks
-    after it see the epoch in ``model.history``), and ``fit`` calls :meth:`settle_epoch` once
+    after it see the epoch in ``run.history``), and ``fit`` calls :meth:`settle_epoch` once
     every callback has run, so that what later callbacks added to or changed in the logs is
     recorded too.
     """
@@ -39,7 +42,7 @@ class History(Callback):
         self.epoch: list[int] = []
         self._recorded: tuple[str, ...] = ()
 
-    def on_epoch_end(self, model: Network, epoch: int, logs: dict[str, float]) -> None:
+    def on_epoch_end(self, run: Run, epoch: int, logs: dict[str, float]) -> None:
         self.epoch.append(epoch)
         history = self.history
         for key, value in logs.items():
@@ -111,12 +114,12 @@ class EarlyStopping(Callback):
         metric = METRICS.get(key[4:] if key.startswith("val_") else key)
         return -1.0 if metric is not None and metric.higher_is_better else 1.0
 
-    def on_train_begin(self, model: Network) -> None:
+    def on_train_begin(self, run: Run) -> None:
         self.best, self.best_epoch, self.wait = math.inf, -1, 0
         self.stopped_epoch: int | None = None
         self.best_state: dict[str, Any] | None = None
 
-    def on_epoch_end(self, model: Network, epoch: int, logs: dict[str, float]) -> None:
+    def on_epoch_end(self, run: Run, epoch: int, logs: dict[str, float]) -> None:
         key = self.monitor if self.monitor != "auto" else ("val_loss" if "val_loss" in logs else "loss")
         if key not in logs:
             raise ValueError(f"EarlyStopping: monitor {key!r} is not logged; logged: {sorted(logs)}")
@@ -125,13 +128,13 @@ class EarlyStopping(Callback):
         if self.best_epoch < 0 or sign * value < sign * self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self.best_state = model.state_dict()
+                self.best_state = run.model.state_dict()
             return
         self.wait += 1
         if self.wait > self.patience:
             self.stopped_epoch = epoch
-            model.stop_training = True
+            run.stop_training = True
 
-    def on_train_end(self, model: Network) -> None:
+    def on_train_end(self, run: Run) -> None:
         if self.restore_best_weights and self.best_state is not None:
-            model.load_state_dict(self.best_state)
+            run.model.load_state_dict(self.best_state)

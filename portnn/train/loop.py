@@ -12,11 +12,13 @@ from ..objectives.lossbase import Loss, get_loss
 from ..objectives.metricbase import Metric, MetricSet, output_kind
 from ..objectives.weights import RowWeights
 from ..optim.optimizers import Optimizer, get_optimizer
+from . import holdout
 from . import progress as progress_display
 from .batches import TrainingData, run_steps
 from .callbacks import Callback, History
 from .divergence import DivergenceError, DivergenceGuard, first_bad_step
 from .evaluation import measure, prepare, prepare_weights, read_all, weighted_mean
+from .run import Run
 from .shuffling import ShuffleOrders
 from .step import TrainStep
 
@@ -61,9 +63,11 @@ def fit(
     With ``compile`` (the default) each training step runs compiled where the backend compiles
     (JAX, through ``jax.jit``; see :mod:`portnn.train.compiled`); elsewhere it changes nothing.
     ``optimizer=None`` continues with ``model.optimizer`` (the last fit's, or the one loaded with
-    the model) and its state, or starts plain ``SGD(lr=0.01)`` when there is none. A callback
-    may set ``model.initial_epoch`` in ``on_train_begin`` (``BackupAndRestore`` does, to resume);
-    ``model.history`` is the History being filled. ``progress``: ``"auto"`` shows a bar in a
+    the model) and its state, or starts plain ``SGD(lr=0.01)`` when there is none. The callbacks
+    are handed the fit's :class:`portnn.train.run.Run`: a callback stops the fit with
+    ``run.stop_training = True`` and may set ``run.initial_epoch`` in ``on_train_begin``
+    (``BackupAndRestore`` does, to resume); ``run.history`` (and ``model.history``) is the History
+    being filled; everything else it reads is the model's. ``progress``: ``"auto"`` shows a bar in a
     terminal or a Jupyter notebook and nothing elsewhere, ``"lines"`` one plain line per epoch (for
     log files and CI), ``True``/``"bar"`` always the bar, ``False`` nothing (:mod:`portnn.train.progress`).
 
@@ -98,11 +102,7 @@ def fit(
     shown = progress_display.resolve(progress)
     X, y = prepare(model, X, y, loss, "X", "y")
     weights = prepare_weights(model, loss, y, sample_weight, class_weight)
-    validation: tuple | None
-    if validation_split_rows(validation_split, validation_data, X.shape[0]) < X.shape[0]:
-        (X, y, weights), validation = split_off(X, y, weights, validation_split)
-    else:
-        validation = _validation(model, loss, validation_data)
+    (X, y, weights), validation = holdout.split(model, loss, X, y, weights, validation_split, validation_data)
     data = TrainingData(X, y, weights, batch_size, shuffle)
     _check_batch_rows(model, data.batches, batch_size)
     metric_set = MetricSet(metrics, output_kind(model, loss)) if metrics else None
@@ -111,28 +111,28 @@ def fit(
         step = TrainStep.reuse(model.train_step, model, loss, optimizer, compile=compile, observe=metric_set)
     else:
         parallel = distributed.parallel_fit(model, data, loss, optimizer, metric_set, compile=compile)
-        step, model.rank = parallel.step, distributed.rank
-        shown = shown if distributed.rank == 0 else None
-    model.train_step, model.optimizer, model.stop_training, model.initial_epoch = step, optimizer, False, 0
+        step, shown = parallel.step, shown if distributed.rank == 0 else None
+    model.train_step, model.optimizer = step, optimizer
     model.loss, model.metrics = loss, list(metrics)  # what evaluate measures unless told otherwise
-    callbacks = [History(), *callbacks]
-    model.history = callbacks[0]
+    history = History()
+    callbacks, model.history = [history, *callbacks], history
+    run = Run(model, history, rank=0 if distributed is None else distributed.rank)
     try:
         for cb in callbacks:
-            cb.on_train_begin(model)
+            cb.on_train_begin(run)
         if parallel is not None:
-            parallel.synchronize()
-        _train(model, step, data, validation, metric_set, callbacks, shown, epochs, parallel)
+            parallel.synchronize(run.initial_epoch)
+        _train(run, step, data, validation, metric_set, callbacks, shown, epochs, parallel)
         for cb in callbacks:  # still as this rank: only rank 0 removes a backup
-            cb.on_train_end(model)
+            cb.on_train_end(run)
     finally:
         if parallel is not None:
             parallel.finish()
-    return callbacks[0]  # type: ignore[return-value]
+    return history
 
 
 def _train(
-    model: Network,
+    run: Run,
     step: TrainStep,
     data: TrainingData,
     validation: tuple | None,
@@ -144,10 +144,10 @@ def _train(
 ) -> int:
     """The epochs, with the progress display open, and the final check of the weights; the index
     of the last epoch run."""
-    bar = progress_display.make(shown, epochs, model.initial_epoch)
-    loop = _Loop(model, step, data, validation, metric_set, callbacks, bar, parallel)
+    bar = progress_display.make(shown, epochs, run.initial_epoch)
+    loop = _Loop(run, step, data, validation, metric_set, callbacks, bar, parallel)
     try:
-        with model.backend.floating_point_errors_ignored():
+        with run.model.backend.floating_point_errors_ignored():
             epoch = loop.run(epochs)
     finally:
         if bar is not None:
@@ -156,45 +156,12 @@ def _train(
     return epoch
 
 
-def validation_split_rows(fraction: Any, validation_data: Any, n: int) -> int:
-    """The number of training rows that ``validation_split=fraction`` leaves of ``n`` (``n`` for
-    no split); ``ValueError``/``TypeError`` naming ``validation_split`` for a bad fraction."""
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction < 1.0:
-        raise ValueError(f"validation_split: expected a fraction in [0, 1), got {fraction!r}")
-    if fraction == 0.0:
-        return n
-    if validation_data is not None:
-        raise TypeError("validation_split: give validation_split or validation_data, not both")
-    rows = math.floor(n * (1.0 - fraction))  # Keras's split point: at least one validation row
-    if rows == 0:
-        raise ValueError(f"validation_split: {fraction!r} of {n} rows leaves no rows to train on")
-    return rows
-
-
-def split_off(X: Array, y: Array, weights: RowWeights | None, fraction: float) -> tuple[tuple, tuple]:
-    """The first rows of prepared data for training, the last ``fraction`` of them for validation."""
-    k = validation_split_rows(fraction, None, X.shape[0])
-    train_w = None if weights is None else RowWeights(weights.host[:k], weights.device[:k, ...])
-    val_w = None if weights is None else RowWeights(weights.host[k:], weights.device[k:, ...])
-    return (X[:k, ...], y[:k, ...], train_w), (X[k:, ...], y[k:, ...], val_w)
-
-
-def _validation(model: Network, loss: Loss, data: Any) -> tuple[Array, Array, RowWeights | None] | None:
-    if data is None:
-        return None
-    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
-        raise TypeError("validation_data: expected a pair (X_val, y_val) or (X_val, y_val, sample_weight_val)")
-    X, y = prepare(model, data[0], data[1], loss, "validation_data[0]", "validation_data[1]")
-    weights = prepare_weights(model, loss, y, data[2], name="validation_data[2]") if len(data) == 3 else None
-    return X, y, weights
-
-
 class _Loop:
     """The epochs of one fit: train, measure, read once, guard, call back."""
 
     def __init__(
         self,
-        model: Network,
+        run: Run,
         step: TrainStep,
         data: TrainingData,
         validation: tuple | None,
@@ -203,7 +170,8 @@ class _Loop:
         bar: progress_display.Bar | progress_display.Lines | None,
         parallel: Any = None,
     ) -> None:
-        self.model, self.step, self.data, self.validation = model, step, data, validation
+        model = run.model
+        self.state, self.model, self.step, self.data, self.validation = run, model, step, data, validation
         # a data-parallel fit (portnn.distributed.parallel): its epochs, validation and stop
         self.parallel = parallel
         self.epoch = self.train_epoch if parallel is None else parallel.train_epoch
@@ -222,7 +190,7 @@ class _Loop:
         """The epoch loop; returns the index of the last epoch run. What it uses every epoch is
         bound to local names first: a tiny network's epoch lasts a few microseconds, so the
         loop's own lookups are a measurable part of it."""
-        model, first, start_time = self.model, self.model.initial_epoch, time.perf_counter()
+        run, model, first, start_time = self.state, self.model, self.state.initial_epoch, time.perf_counter()
         train_epoch, validation, orders, bar, parallel = (
             self.epoch,
             self.validation,
@@ -246,14 +214,14 @@ class _Loop:
             if epoch < last:  # after the last epoch, check_final looks at the weights instead
                 snapshot()
             for cb in callbacks:
-                cb.on_epoch_end(model, epoch, logs)
+                cb.on_epoch_end(run, epoch, logs)
             for history in histories:  # what callbacks after a History added to the logs
                 history.settle_epoch(logs)
             if bar is not None:
                 bar.update(epoch, logs, self.data.n * (epoch + 1 - first) / (time.perf_counter() - start_time))
             if parallel is not None:  # a callback of one rank stops them all
-                model.stop_training = parallel.any(model.stop_training)
-            if model.stop_training:
+                run.stop_training = parallel.any(run.stop_training)
+            if run.stop_training:
                 break
         return epoch
 
