@@ -4,7 +4,9 @@ bytes. Cases that change content go through ``pn.io.write``, which recomputes th
 checksum proves no origin, so every check after it must hold on its own."""
 
 import json
+import os
 import struct
+import tracemalloc
 
 import numpy as np
 
@@ -179,3 +181,36 @@ BYTES = {
     "dtype BF16": lambda d: with_entry(d, "0.weight", dtype="BF16"),
     "entry with an extra field": lambda d: with_entry(d, "0.weight", evil=1),
 }
+
+
+ALLOWANCE = 4_000_000  # bytes a load may allocate beyond a few times the file's size
+
+
+def valid_file(folder):
+    """A valid model file in ``folder``, loaded once (imports and caches are not the files' doing)."""
+    path = folder / "m.safetensors"
+    valid_model(path)
+    pn.load(path)
+    return path
+
+
+def load_measured(path, verify=True):
+    """(the ValueError raised or None, peak bytes allocated while loading ``path``)."""
+    tracemalloc.start()
+    try:
+        pn.load(path, verify=verify)
+        error = None
+    except ValueError as exc:
+        error = exc
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return error, peak
+
+
+def assert_refused_cheaply(path, verify=True):
+    error, peak = load_measured(path, verify)
+    assert error is not None, f"{path.name}: loaded"
+    assert repr(str(path)) in str(error), f"the refusal does not name the file: {error}"
+    assert peak < 4 * os.path.getsize(path) + ALLOWANCE, f"{peak} bytes allocated refusing {path.name}: {error}"
+    return str(error)
