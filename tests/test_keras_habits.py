@@ -152,3 +152,11 @@ def test_the_readme_s_keras_table_names_what_a_keras_user_looks_for():
         "epochs=1",
     ):
         assert needed in table, needed
+
+
+def test_a_dense_activation_from_a_file_is_only_ever_an_activation():
+    """A file's architecture names the activation: anything but an activation layer is refused."""
+    for bad in ({"class": "Dense", "config": {"n_in": 2, "n_out": 2}}, {"class": "Nope"}, {"config": {}}):
+        with pytest.raises(ValueError, match="activation: expected an activation layer, got"):
+            pn.Dense(2, 2, activation=bad)
+    assert pn.Dense(2, 2, activation={"class": "ELU", "config": {"alpha": 0.5}}).activation.alpha == 0.5

@@ -199,8 +199,11 @@ class Dense(Layer):
         self.bias = bool(bias)
         self.init = init if init == "auto" else get_initializer(init)
         self._init_name = init if isinstance(init, str) else getattr(init, "__name__", "custom")
-        if isinstance(activation, dict):  # as get_config saves an activation with settings
-            activation = layer_from_config(activation["class"], activation["config"])
+        if isinstance(activation, dict):  # as get_config saves one with settings (a file's: only activations)
+            cls = LAYERS.get(str(activation.get("class")))
+            if not hasattr(cls, "relu_like"):
+                raise ValueError(f"activation: expected an activation layer, got {activation.get('class')!r}")
+            activation = cls(**activation.get("config", {}))  # type: ignore[misc]
         self.activation = None if activation is None else get_activation(activation)
         self._activation_name = activation if isinstance(activation, str) else None
         if self.activation is not None:
@@ -252,10 +255,8 @@ class Dense(Layer):
 
     def get_config(self) -> dict[str, Any]:
         config = {"n_in": self.n_in, "n_out": self.n_out, "bias": self.bias, "init": self._init_name}
-        if self.activation is not None:  # only then: files of Dense layers without one stay as they were
-            act = self.activation
-            named = {"class": layer_name(act), "config": act.get_config()}
-            config["activation"] = self._activation_name or named
+        if (act := self.activation) is not None:  # only then: files of Dense layers without one stay as they were
+            config["activation"] = self._activation_name or {"class": layer_name(act), "config": act.get_config()}
         return config
 
 
