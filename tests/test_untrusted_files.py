@@ -68,6 +68,13 @@ def test_what_the_refusals_say(valid, tmp_path):
     assert "has dtype 'float128'" in refusal("dtype float128")
 
 
+def test_a_refusal_quotes_the_file_briefly(valid, tmp_path):
+    tensors, meta = pn.io.read(valid)
+    huge = [{"class": "LeakyReLU", "config": {"alpha": "x" * 100_000}}]
+    pn.io.write(tmp_path / "m.safetensors", tensors, {**meta, "architecture": json.dumps(huge)})
+    assert len(assert_refused_cheaply(tmp_path / "m.safetensors")) < 600
+
+
 def test_no_layer_is_constructed_for_an_architecture_beyond_the_file(valid, tmp_path, monkeypatch):
     built = []
     monkeypatch.setattr(pn.Dense, "__init__", lambda self, *a, **k: built.append(a) or None)

@@ -117,7 +117,7 @@ def _settings_of(
         try:
             optimizer = optimizer_from_state(info)
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
-            raise ValueError(f"load: {path!r} has unusable optimizer settings ({exc})") from None
+            raise ValueError(f"load: {path!r} has unusable optimizer settings ({filecheck.reason(exc)})") from None
     return rng, info, optimizer
 
 
@@ -149,7 +149,7 @@ def _restore_rest(
     try:
         optimizer.load_state_dict({**info, "state": state})
     except (TypeError, ValueError, KeyError) as exc:
-        raise ValueError(f"load: {path!r} has unusable optimizer state ({exc})") from None
+        raise ValueError(f"load: {path!r} has unusable optimizer state ({filecheck.reason(exc)})") from None
     return optimizer
 
 
@@ -213,7 +213,7 @@ def _set_rng_state(network: Network, saved: dict[str, Any], path: str) -> None:
     try:
         network.set_rng_state(saved)
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
-        raise ValueError(f"load: {path!r} has corrupt random generators' states ({exc})") from None
+        raise ValueError(f"load: {path!r} has corrupt random generators' states ({filecheck.reason(exc)})") from None
 
 
 def _same_form(saved: Any, current: Any) -> bool:

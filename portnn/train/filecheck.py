@@ -55,7 +55,9 @@ def plan(path: str, tensors: dict[str, np.ndarray], meta: dict[str, str]) -> Pla
             params.append({k: tuple(s) for k, s in layer.param_shapes(probe).items()})
             buffers.append({k: tuple(v.shape) for k, v in layer.init_buffers().items()})
         except Exception as exc:  # a layer's code run on the file's settings: what it raises is the file's fault
-            raise ValueError(f"load: {path!r}: layer {i} ({type(layer).__name__}) does not fit: {exc}") from None
+            raise ValueError(
+                f"load: {path!r}: layer {i} ({type(layer).__name__}) does not fit: {reason(exc)}"
+            ) from None
     result = Plan(layers, params, buffers)
     check_tensors(path, tensors, *result.shapes())
     return result
@@ -89,7 +91,7 @@ def _construct(path: str, i: int, name: str, config: dict[str, Any]) -> Layer:
     try:
         return layer_from_config(name, config)
     except Exception as exc:  # whatever the file's settings make a constructor raise is the file's fault
-        raise ValueError(f"load: {path!r}: layer {i} ({name[:60]!r}) cannot be built: {exc}") from None
+        raise ValueError(f"load: {path!r}: layer {i} ({name[:60]!r}) cannot be built: {reason(exc)}") from None
 
 
 def check_tensors(
@@ -175,6 +177,12 @@ def _largest_int(value: Any) -> int:
         return abs(value)
     children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
     return max((_largest_int(child) for child in children), default=0)
+
+
+def reason(exc: BaseException) -> str:
+    """What ``exc`` says, cut short: it may quote a value of any size from the file."""
+    text = str(exc)
+    return text if len(text) <= 300 else f"{text[:297]}..."
 
 
 def short(value: Any) -> str:
