@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from . import datasets, distributed, initializers, io, optim
+from . import bench, datasets, distributed, initializers, io, optim
 from ._xp import Backend, available_backends, get_backend, to_numpy
 from .nn.activations import ELU, GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .nn.layers import Dense, Dropout, Layer, register_layer
@@ -80,6 +80,7 @@ __all__ = [
     "TrainStep",
     "__version__",
     "available_backends",
+    "bench",
     "callbacks",
     "datasets",
     "distributed",

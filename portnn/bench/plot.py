@@ -75,3 +75,49 @@ def time_unit(seconds: float) -> tuple[str, float]:
         if seconds < 1000 * scale:
             return unit, scale
     return "s", 1.0
+
+
+def comparison_figure(record: dict[str, Any], path: Any = None) -> Any:
+    """The chart of a :func:`portnn.bench.compare` record: samples/s and time per epoch (median,
+    min-max bars) by batch size, a line per backend and dtype; one that disagrees is dashed and
+    named so. Built without pyplot (the Figure shows itself in Jupyter); saved to ``path`` if given."""
+    from ..train.plotting import figure_class
+
+    rows = record["rows"]
+    fig = figure_class()(figsize=(10, 4.2))
+    speed, times = fig.subplots(1, 2)
+    unit, scale = time_unit(max(r["per_epoch_s"]["max"] for r in rows))
+    for backend, dtype in dict.fromkeys((r["backend"], r["dtype"]) for r in rows):
+        mine = sorted(
+            (r for r in rows if (r["backend"], r["dtype"]) == (backend, dtype)), key=lambda r: r["batch_size"]
+        )
+        agrees = all(r["agrees"] for r in mine)
+        label = f"{backend} {dtype}{'' if agrees else ' (DISAGREES)'}"
+        style = {"marker": "o", "linestyle": "-" if agrees else "--", "label": label}
+        batches = [r["batch_size"] for r in mine]
+        (line,) = speed.plot(batches, [r["samples_per_s"] for r in mine], **style)
+        medians = [r["per_epoch_s"]["median"] / scale for r in mine]
+        spread = [
+            [m - r["per_epoch_s"]["min"] / scale for m, r in zip(medians, mine)],
+            [r["per_epoch_s"]["max"] / scale - m for m, r in zip(medians, mine)],
+        ]
+        times.errorbar(batches, medians, yerr=spread, color=line.get_color(), capsize=3, **style)
+    for ax, ylabel, title in (
+        (speed, "samples / s", "throughput (higher is faster)"),
+        (times, f"{unit} per epoch (median, min–max)", "time per epoch (lower is faster)"),
+    ):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("batch size")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="major", alpha=0.3)
+    speed.legend(fontsize=7)
+    m, s = record["machine"], record["settings"]
+    gpus = ", ".join(g["name"] for g in m.get("gpus", []))
+    title = f"{s['model']} — {m['cpu']}, {m['cores']} cores{', ' + gpus if gpus else ''}"
+    fig.suptitle(textwrap.fill(title, width=140), fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig

@@ -44,11 +44,13 @@ def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def crossover(sweep: list[dict[str, Any]]) -> dict[str, Any]:
-    """For each GPU backend, the smallest swept batch size at which it trains faster than NumPy."""
+def crossover(sweep: list[dict[str, Any]], gpu_only: bool = True) -> dict[str, Any]:
+    """For each GPU backend (each non-NumPy one without ``gpu_only``), the smallest swept batch
+    size at which it trains faster than NumPy."""
     numpy = {e["batch_size"]: e["samples_per_s"] for e in sweep if spec_arrays_are_numpy(e["backend"])}
     found: dict[str, Any] = {}
-    for spec in sorted({e["backend"] for e in sweep if spec_on_gpu(e["backend"])}):
+    others = {e["backend"] for e in sweep if not spec_arrays_are_numpy(e["backend"])}
+    for spec in sorted(s for s in others if spec_on_gpu(s) or not gpu_only):
         faster = sorted(
             e["batch_size"]
             for e in sweep
@@ -58,7 +60,7 @@ def crossover(sweep: list[dict[str, Any]]) -> dict[str, Any]:
     return found or {"note": "no GPU backend in this run"}
 
 
-def _seconds(s: float) -> str:
+def seconds(s: float) -> str:
     if s < 1e-3:
         return f"{s * 1e6:.1f} µs"
     if s < 1:
@@ -129,8 +131,8 @@ def _table(record: dict[str, Any], workload: str, ratio_of: dict) -> list[str]:
         cells = [
             e["implementation"],
             e["backend"],
-            f"{_seconds(t['median'])} ({_seconds(t['min'])}–{_seconds(t['max'])})",
-            _seconds(e["per_step_s"]),
+            f"{seconds(t['median'])} ({seconds(t['min'])}–{seconds(t['max'])})",
+            seconds(e["per_step_s"]),
             f"{e['samples_per_s']:.3g}",
             "—" if e["final_loss"] is None else f"{e['final_loss']:.5g}",
         ]
@@ -164,7 +166,7 @@ def terminal(record: dict[str, Any], width: int = 120) -> str:
             cells = [
                 e["implementation"],
                 e["backend"],
-                _seconds(e["per_epoch_s"]["median"]),
+                seconds(e["per_epoch_s"]["median"]),
                 f"{e['samples_per_s']:.3g}",
             ]
             cells += ["—" if e["final_loss"] is None else f"{e['final_loss']:.5g}"]
@@ -191,7 +193,9 @@ def _sweep(record: dict[str, Any]) -> list[str]:
     return [*lines, "", crossover_sentence(record["crossover"]), ""]
 
 
-def crossover_sentence(found: dict[str, Any]) -> str:
+def crossover_sentence(
+    found: dict[str, Any], network: str = "the mnist network", contenders: str = "GPU backend"
+) -> str:
     """The crossover in words.
 
     >>> crossover_sentence({"cupy:0": 256, "torch:cuda": 16, "jax:gpu": None})
@@ -204,8 +208,8 @@ def crossover_sentence(found: dict[str, Any]) -> str:
     faster = sorted((b, s) for s, b in found.items() if b is not None)
     never = [s for s, b in found.items() if b is None]
     if not faster:
-        return "On the mnist network, no GPU backend trains faster than NumPy at the batch sizes swept."
+        return f"On {network}, no {contenders} trains faster than NumPy at the batch sizes swept."
     (first_batch, first), rest = faster[0], faster[1:]
-    text = f"On the mnist network, {first} trains faster than NumPy from batch size {first_batch}"
+    text = f"On {network}, {first} trains faster than NumPy from batch size {first_batch}"
     text += "".join(f", {spec} from {batch}" for batch, spec in rest)
     return text + (f"; {', '.join(never)} at none of the sizes swept." if never else ".")
