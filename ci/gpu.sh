@@ -9,12 +9,14 @@
 #   3. `portnn bench --gpu` (xor, mnist, large on the GPU backends beside the GEMM floor and torch
 #      eager CUDA): bench.json, bench.md, bench.png
 #   4. the batch-size sweep, GPU backends beside NumPy and torch on the CPU: sweep.json, sweep.md
+#   4b. `portnn bench --data` on a synthetic 16384x256 two-class set (an MLP --hidden 1024,1024), NumPy and
+#      torch on the CPU beside the GPU backends at three batch sizes, agreement checked: compare.*
 #   5. the large network's kernels, per step, beside torch eager's (benchmarks/gpu_kernels.py): kernels.txt
 #   6. portnn.sklearn's fit time against scikit-learn's on the GPU backends (benchmarks/sklearn_fit.py):
 #      sklearn-fit.json, sklearn-fit.md
 # Every section's output also goes to run.log. It installs nothing: portnn is used from this
 # checkout and a missing package is named. Exit status 0 when every section succeeded.
-# PORTNN_GPU_SECTIONS (default "host-sync,suite,bench,sweep,kernels,sklearn") picks the sections
+# PORTNN_GPU_SECTIONS (default "host-sync,suite,bench,sweep,compare,kernels,sklearn") picks the sections
 # after the environment, and
 # PORTNN_GPU_WORKLOADS (default "xor,mnist,large") the bench's workloads: a second call on a
 # short budget reruns only what changed.
@@ -27,7 +29,7 @@ out=$(cd "$out" && pwd)
 cd "$here"
 PY=${PYTHON:-python3}
 GPU_SPECS=${PORTNN_GPU_SPECS:-cupy:0,torch:cuda,jax:gpu}
-SECTIONS=${PORTNN_GPU_SECTIONS:-host-sync,suite,bench,sweep,kernels,sklearn}
+SECTIONS=${PORTNN_GPU_SECTIONS:-host-sync,suite,bench,sweep,compare,kernels,sklearn}
 WORKLOADS=${PORTNN_GPU_WORKLOADS:-xor,mnist,large}
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
 # JAX must not take 75% of the GPU's memory up front: torch and CuPy share the card in one process.
@@ -116,6 +118,11 @@ run_section bench 150 bash -c "\"\$PY\" -m portnn.cli bench $size --backends $GP
     --out $out/bench.json --markdown $out/bench.md $plot"
 run_section sweep 90 bash -c "\"\$PY\" -m portnn.cli bench $size --backends numpy,torch:cpu,$GPU_SPECS \
     --workloads sweep --out $out/sweep.json --markdown $out/sweep.md"
+# A user's network on a user's data (pn.bench.compare): where each GPU backend overtakes NumPy.
+run_section compare 120 bash -c "\"\$PY\" -c \"import numpy as np; r = np.random.default_rng(0); X = r.normal(size=(16384, 256)); \
+np.savez('$out/compare-data.npz', X=X, y=(X[:, :8].sum(axis=1) > 0).astype('int64'))\" && \"\$PY\" -m portnn.cli bench \
+    --data $out/compare-data.npz --hidden 1024,1024 --batch-sizes 64,512,4096 --backends numpy,torch:cpu,$GPU_SPECS \
+    --repeats 3 --out $out/compare.json ${plot:+--plot $out/compare.png}"
 
 # Where the large network's step spends its device time, kernel by kernel, beside torch eager.
 run_section kernels 120 bash -c "\"\$PY\" benchmarks/gpu_kernels.py large ${GPU_SPECS//,/ } torch-eager >$out/kernels.txt; \
