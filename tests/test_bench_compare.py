@@ -230,8 +230,10 @@ def test_the_command_on_an_npz_regression_and_its_errors(tmp_path, capsys):
     X, _ = data()
     np.savez(tmp_path / "d.npz", X=X, y=X[:, 0] * 2.0)
     argv = ["bench", "--data", str(tmp_path / "d.npz"), "--hidden", "4", "--backends", "numpy", "--repeats", "1"]
-    assert main([*argv, "--batch-sizes", "32"]) == 0
-    assert "| numpy | float32 | 32 |" in capsys.readouterr().out
+    assert main([*argv, "--batch-sizes", "32,4096"]) == 0
+    printed = capsys.readouterr().out
+    assert "| numpy | float32 | 32 |" in printed and "| numpy | float32 | 96 |" in printed
+    assert "Batch size 4096 is more than the 96 rows: timed as the full batch, 96." in printed
     assert main([*argv, "--model", "m.safetensors"]) == 2
     assert "--model and --hidden: choose one" in capsys.readouterr().err
     assert main([*argv, "--batch-sizes", "32,x"]) == 2

@@ -170,6 +170,8 @@ def _times(rows: list[dict[str, Any]]) -> list[str]:
         *lines,
         "",
         "×: time per epoch over the fastest agreeing contestant's, and over NumPy's (same batch and dtype).",
+        "host MB: tracemalloc's peak in the warm-up (NumPy's arrays, not torch's or JAX's allocators); "
+        "dev MB: the device's peak.",
     ]
 
 
@@ -195,6 +197,7 @@ def _closing(record: dict[str, Any]) -> list[str]:
             f"Fastest: {f['backend']}, {f['dtype']}, batch {f['batch_size']} ({seconds(_median(row))} per epoch)."
         )
     lines.append(record["crossover_sentence"])
+    lines += record["settings"].get("notes", [])
     lines += [f"⚠ {d}" for d in record["disagreements"]]
     lines += [f"Skipped: {s['backend']} in {s['dtype']} ({s['why']})." for s in record["skipped"]]
     lines += [f"Not available: {spec} ({why})." for spec, why in record["unavailable"].items()]
