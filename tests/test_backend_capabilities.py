@@ -11,6 +11,7 @@ from portnn._xp import (
     backend_of,
     is_array,
     is_non_numpy_array,
+    known_spec,
     library_of,
     namespace_of,
     pin_full_precision,
@@ -133,6 +134,11 @@ def test_torch_device_where_arrays_are_torch_tensors(bk, spec):
 
         a = torch.ones(2, device=bk.torch_device)
         assert backend_of(a) == bk
+
+
+def test_known_spec_names_a_library_usable_here_or_not():
+    assert known_spec("cupy:7") and known_spec("array_api_strict:device1") and known_spec("jax")
+    assert not known_spec("tensorflow") and not known_spec("") and not known_spec(":gpu")
 
 
 @pytest.mark.parametrize(

@@ -102,16 +102,11 @@ def test_the_scan_leaves_capabilities_and_naming_alone(code):
     assert not library_tests(code), code
 
 
-# Being rewritten onto the capabilities by another change (issue 22 section 1): tolerated until
-# it lands, then removed from here. Nothing else is.
-PENDING = {"sklearn/base.py", "sklearn/classifier.py"}
-
-
 def test_no_library_name_or_spec_text_is_tested_outside_xp():
     found = []
     for path in sorted(ROOT.rglob("*.py")):
         relative = path.relative_to(ROOT)
-        if relative.parts[0] == "_xp" or relative.as_posix() in PENDING:
+        if relative.parts[0] == "_xp":
             continue
         found += [f"portnn/{relative}:{hit}" for hit in library_tests(path.read_text())]
     assert found == []

@@ -20,7 +20,7 @@ Modules:
 - ``numpy_backend``, ``strict``, ``torch_backend``, ``jax_backend``, ``cupy_backend``: one subclass
   per library (array_api_strict's in ``strict``), with how its specs name devices.
 - ``resolve``: specs to cached backends (:func:`get_backend`), probing (:func:`available_backends`),
-  :func:`backend_of`, what a spec says (:func:`spec_on_gpu`,
+  :func:`backend_of`, what a spec says (:func:`known_spec`, :func:`spec_on_gpu`,
   :func:`spec_arrays_are_numpy`, :func:`spec_for_rank`, :func:`spec_with_device`, :func:`spec_selected`).
 - ``arrays``: arrays of any library: :func:`is_array`, :func:`is_non_numpy_array`, :func:`to_numpy`,
   :func:`namespace_of`, :func:`sum_of_squares`.
@@ -36,6 +36,7 @@ from .resolve import (
     available_backends,
     backend_of,
     get_backend,
+    known_spec,
     spec_arrays_are_numpy,
     spec_for_rank,
     spec_on_gpu,
@@ -54,6 +55,7 @@ __all__ = [
     "import_library",
     "is_array",
     "is_non_numpy_array",
+    "known_spec",
     "library_of",
     "library_versions",
     "namespace_of",

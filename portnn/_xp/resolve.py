@@ -93,6 +93,15 @@ def backend_of(x: Array) -> Backend:
     return get_backend(f"{cls.library}:{device_name}" if device_name else cls.library)
 
 
+def known_spec(spec: str) -> bool:
+    """True when the spec names a library portnn knows, whether or not it can be used here.
+
+    >>> known_spec("cupy:3"), known_spec("tensorflow:gpu")
+    (True, False)
+    """
+    return library_class(spec) is not None
+
+
 def spec_on_gpu(spec: str) -> bool:
     """True when the spec names a GPU, read from the spec alone (the library need not be
     installed: a benchmark record from another machine); False for an unknown library.
