@@ -159,7 +159,10 @@ def compare(
     if base.n_in is not None and Xh.shape[1] != base.n_in:
         raise ValueError(f"X: the model takes {base.n_in} features, got shape {Xh.shape}")
     specs, missing = _backends(backends)
-    batches = _positive_ints("batch_sizes", batch_sizes)
+    n = Xh.shape[0]
+    asked = _positive_ints("batch_sizes", batch_sizes)
+    batches = sorted({min(b, n) for b in asked})  # a batch beyond the rows is the full batch
+    notes = [f"Batch size {b} is more than the {n} rows: timed as the full batch, {n}." for b in asked if b > n]
     dtype_list = [dtypes] if isinstance(dtypes, str) else list(dtypes)
     if not dtype_list or any(d not in DTYPES for d in dtype_list):
         raise ValueError(f"dtypes: expected some of {list(DTYPES)}, got {dtypes!r}")
@@ -189,7 +192,7 @@ def compare(
         [True] * len(contestants),
         [get_backend(c.backend) for c in contestants],
     )
-    rows = [_row(c, m, fit["epochs"], Xh.shape[0]) for c, m in zip(contestants, measured)]
+    rows = [_row(c, m, fit["epochs"], n) for c, m in zip(contestants, measured)]
     agreement.check(rows, [c.net for c in contestants])
     for row in rows:
         if log is not None:
@@ -199,7 +202,7 @@ def compare(
     settings = {
         "model": repr(base),
         "parameters": base.num_parameters(),
-        "samples": Xh.shape[0],
+        "samples": n,
         "features": Xh.shape[1],
         "loss": str(loss) if isinstance(loss, str) else type(loss).__name__,
         "optimizer": repr(fit["optimizer"]),
@@ -209,6 +212,7 @@ def compare(
         "dtypes": dtype_list,
         "backends": specs,
         "tolerance": agreement.TOLERANCE,
+        "notes": notes,
     }
     return Comparison(build_record(settings, rows, missing, skipped))
 
