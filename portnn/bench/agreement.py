@@ -13,8 +13,8 @@ import numpy as np
 
 from .._xp import spec_arrays_are_numpy, to_numpy
 
-#: Largest relative difference of the final loss, and of the final weights (as one vector, by norm),
-#: that still counts as agreeing, by dtype.
+#: Largest relative difference of the final loss, and of the change training made to the weights
+#: (as one vector, by norm: the weights barely move in a short run), that still counts as agreeing.
 TOLERANCE = {"float64": 1e-7, "float32": 1e-3}
 
 
@@ -29,25 +29,28 @@ def relative(value: Any, reference: Any) -> float:
     return float(np.linalg.norm(a - b)) / (size if size > 0 else 1.0)
 
 
-def _weights(net: Any) -> np.ndarray:
+def weights(net: Any) -> np.ndarray:
+    """The network's parameters and buffers as one float64 host vector, by sorted name."""
     state = net.state_dict()
     return np.concatenate([to_numpy(state[k]).astype(np.float64).ravel() for k in sorted(state)])
 
 
-def check(rows: list[dict[str, Any]], nets: list[Any]) -> None:
+def check(rows: list[dict[str, Any]], nets: list[Any], start: Any) -> None:
     """Set each row's ``reference`` (the backend it was compared with), ``difference`` (relative,
-    of the final loss and of the final weights) and ``agrees``, per dtype and batch size."""
+    of the final loss and of what training changed in the weights: final minus ``start``, the
+    starting weights as one vector in the order of :func:`weights`) and ``agrees``, per dtype and
+    batch size."""
     groups: dict[tuple[str, int], list[int]] = {}
     for i, row in enumerate(rows):
         groups.setdefault((row["dtype"], row["batch_size"]), []).append(i)
     for (dtype, _), members in groups.items():
         ref = next((i for i in members if spec_arrays_are_numpy(rows[i]["backend"])), members[0])
-        ref_weights = _weights(nets[ref])
+        ref_change = weights(nets[ref]) - start
         for i in members:
             row = rows[i]
             difference = {
                 "loss": relative(row["final_loss"], rows[ref]["final_loss"]),
-                "weights": relative(_weights(nets[i]), ref_weights),
+                "weights": relative(weights(nets[i]) - start, ref_change),
             }
             finite = bool(np.isfinite(row["final_loss"]))
             row["reference"] = rows[ref]["backend"]
@@ -61,7 +64,7 @@ def disagreements(rows: list[dict[str, Any]]) -> list[str]:
     >>> row = {"backend": "torch:cpu", "dtype": "float32", "batch_size": 32, "agrees": False,
     ...        "reference": "numpy", "difference": {"loss": 0.4, "weights": 0.09}}
     >>> disagreements([row])
-    ['torch:cpu float32 batch 32 DISAGREES with numpy: final loss differs by 0.4 and weights by 0.09 (relative; float32 tolerance 0.001): its times are not comparable.']
+    ['torch:cpu float32 batch 32 DISAGREES with numpy: final loss differs by 0.4 and the change to the weights by 0.09 (relative; float32 tolerance 0.001): its times are not comparable.']
     """
     out = []
     for r in rows:
@@ -69,7 +72,7 @@ def disagreements(rows: list[dict[str, Any]]) -> list[str]:
             d = r["difference"]
             out.append(
                 f"{r['backend']} {r['dtype']} batch {r['batch_size']} DISAGREES with {r['reference']}: "
-                f"final loss differs by {d['loss']:.3g} and weights by {d['weights']:.3g} "
+                f"final loss differs by {d['loss']:.3g} and the change to the weights by {d['weights']:.3g} "
                 f"(relative; {r['dtype']} tolerance {TOLERANCE[r['dtype']]:g}): its times are not comparable."
             )
     return out

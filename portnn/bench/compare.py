@@ -193,7 +193,7 @@ def compare(
         [get_backend(c.backend) for c in contestants],
     )
     rows = [_row(c, m, fit["epochs"], n) for c, m in zip(contestants, measured)]
-    agreement.check(rows, [c.net for c in contestants])
+    agreement.check(rows, [c.net for c in contestants], agreement.weights(base))
     for row in rows:
         if log is not None:
             log(

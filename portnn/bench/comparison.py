@@ -185,7 +185,11 @@ def _results(rows: list[dict[str, Any]]) -> list[str]:
         cells += [f"{r['difference'][k]:.2g}" for k in ("loss", "weights")]
         cells += [r["reference"], "yes" if r["agrees"] else "NO"]
         lines.append("| " + " | ".join(cells) + " |")
-    return [*lines, "", "Δ: relative difference from the reference backend's final loss and weights."]
+    return [
+        *lines,
+        "",
+        "Δ: relative difference from the reference backend's final loss, and from its change to the weights.",
+    ]
 
 
 def _closing(record: dict[str, Any]) -> list[str]:

@@ -81,6 +81,8 @@ def comparison_figure(record: dict[str, Any], path: Any = None) -> Any:
     """The chart of a :func:`portnn.bench.compare` record: samples/s and time per epoch (median,
     min-max bars) by batch size, a line per backend and dtype; one that disagrees is dashed and
     named so. Built without pyplot (the Figure shows itself in Jupyter); saved to ``path`` if given."""
+    import matplotlib.ticker
+
     from ..train.plotting import figure_class
 
     rows = record["rows"]
@@ -108,6 +110,9 @@ def comparison_figure(record: dict[str, Any], path: Any = None) -> Any:
     ):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
+        sizes = sorted({r["batch_size"] for r in rows})
+        ax.set_xticks(sizes, [str(b) for b in sizes])  # the sizes timed, as numbers, not powers of 2
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xlabel("batch size")
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
