@@ -1,6 +1,6 @@
 """Fit time of ``portnn.sklearn.MLPClassifier`` against scikit-learn's ``MLPClassifier``.
 
-    python benchmarks/sklearn_fit.py [--backends numpy torch:cpu jax:cpu] [--rounds 3] [--out NAME]
+    python benchmarks/sklearn_fit.py [--backends numpy torch:cpu jax:cpu] [--rounds 3] [--out NAME] [--quick]
 
 Two data sets: digits (1797 x 64, standardised) and a synthetic 50 000 x 100 classification set
 (10 classes). Every contestant fits the same network (``hidden_layer_sizes=(100,)``, adam, batch
@@ -8,6 +8,8 @@ Two data sets: digits (1797 x 64, standardised) and a synthetic 50 000 x 100 cla
 interleaved (each round fits every contestant once, in turn) so that load on the machine falls on
 all of them alike. Prints and records the median seconds per fit and the ratio portnn / sklearn;
 ``--out NAME`` writes ``benchmarks/results/NAME.json`` and ``NAME.md`` with the machine described.
+``--quick`` fits a few hundred rows for one or two epochs: it checks that the script runs, and its
+times mean nothing.
 """
 
 import argparse
@@ -32,9 +34,15 @@ from portnn.sklearn import MLPClassifier
 RESULTS = Path(__file__).parent / "results"
 
 
-def data_sets():
+def data_sets(quick=False):
     X, y = load_digits(return_X_y=True)
-    X_syn, y_syn = make_classification(n_samples=50_000, n_features=100, n_informative=40, n_classes=10, random_state=0)
+    n = 2_000 if quick else 50_000
+    X_syn, y_syn = make_classification(n_samples=n, n_features=100, n_informative=40, n_classes=10, random_state=0)
+    if quick:
+        return {
+            "digits 400x64, 2 epochs": (StandardScaler().fit_transform(X[:400]), y[:400], 2),
+            "synthetic 2000x100, 1 epoch": (StandardScaler().fit_transform(X_syn), y_syn, 1),
+        }
     return {
         "digits 1797x64, 60 epochs": (StandardScaler().fit_transform(X), y, 60),
         "synthetic 50000x100, 5 epochs": (StandardScaler().fit_transform(X_syn), y_syn, 5),
@@ -70,10 +78,10 @@ def machine():
     }
 
 
-def run(backends, rounds):
+def run(backends, rounds, quick=False):
     players = contestants(backends)
     results = {}
-    for name, (X, y, epochs) in data_sets().items():
+    for name, (X, y, epochs) in data_sets(quick).items():
         for make in players.values():
             time_fit(make, X[:400], y[:400], 1)  # warm up: imports, JIT, first allocations
         times = {player: [] for player in players}
@@ -108,8 +116,9 @@ def main():
     parser.add_argument("--backends", nargs="+", default=cpu)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that it runs, times mean nothing")
     args = parser.parse_args()
-    record = {"machine": machine(), "rounds": args.rounds, "results": run(args.backends, args.rounds)}
+    record = {"machine": machine(), "rounds": args.rounds, "results": run(args.backends, args.rounds, args.quick)}
     record["machine"]["load_average_after"] = os.getloadavg()
     if args.out:
         write(args.out, record)

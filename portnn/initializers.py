@@ -3,6 +3,7 @@ it to its backend and casts it once, so every backend starts from the same numbe
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -41,6 +42,25 @@ def normal(rng: np.random.Generator, shape: tuple[int, ...], std: float = 1.0) -
 def zeros(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """All zeros (the default for biases)."""
     return np.zeros(shape)
+
+
+def glorot_uniform_layers(
+    rs: np.random.RandomState, layer_units: list[int], gain: float = 6.0
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """scikit-learn's MLP initialization: for each layer, its weights and then its biases drawn from
+    one ``RandomState``, all from U(-a, a) with a = sqrt(gain / (fan_in + fan_out)) (scikit-learn
+    takes gain 2 for the logistic activation, 6 otherwise). Returns (weights, biases), float64.
+
+    >>> weights, biases = glorot_uniform_layers(np.random.RandomState(0), [3, 2, 1])
+    >>> [w.shape for w in weights], [b.shape for b in biases]
+    ([(3, 2), (2, 1)], [(2,), (1,)])
+    """
+    weights, biases = [], []
+    for fan_in, fan_out in itertools.pairwise(layer_units):
+        bound = np.sqrt(gain / (fan_in + fan_out))
+        weights.append(rs.uniform(-bound, bound, (fan_in, fan_out)))
+        biases.append(rs.uniform(-bound, bound, fan_out))
+    return weights, biases
 
 
 INITIALIZERS: dict[str, Initializer] = {

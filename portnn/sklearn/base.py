@@ -21,8 +21,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._xp import Backend, backend_of, get_backend, is_array, is_non_numpy_array, namespace_of, to_numpy
+from ..initializers import glorot_uniform_layers
 from .lbfgs import LbfgsMixin
-from .numerics import Net, glorot_init
+from .numerics import Net
 from .stochastic import StochasticMixin
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -99,7 +100,10 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         self.n_outputs_ = y.shape[1]
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._out_activation()
-        self.coefs_, self.intercepts_ = glorot_init(self._random_state, layer_units, self.activation, dtype)
+        gain = 2.0 if self.activation == "logistic" else 6.0
+        coefs, intercepts = glorot_uniform_layers(self._random_state, layer_units, gain)
+        self.coefs_ = [c.astype(dtype, copy=False) for c in coefs]
+        self.intercepts_ = [b.astype(dtype, copy=False) for b in intercepts]
         self._best_coefs = [c.copy() for c in self.coefs_]
         self._best_intercepts = [b.copy() for b in self.intercepts_]
         self._optimizer = None
@@ -148,8 +152,9 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         for name in ("_best_coefs", "_best_intercepts"):  # absent where coefs_ were set by hand
             if hasattr(self, name):
                 setattr(self, name, [out.asarray(a) for a in getattr(self, name)])
-        if getattr(self, "_optimizer", None) is not None:
-            self._optimizer.to(out)
+        solver = getattr(self, "_optimizer", None)
+        if solver is not None:
+            solver.to(out)
         if not net.all_finite():
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may contain large values and need to"

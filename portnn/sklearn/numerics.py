@@ -14,31 +14,11 @@ never stored on a fitted estimator (those keep plain arrays).
 
 from __future__ import annotations
 
-from itertools import pairwise
 from typing import Any
-
-import numpy as np
 
 from .._xp import Backend, expit, sum_of_squares, xlogy
 
 Array = Any
-
-
-def glorot_init(rs: np.random.RandomState, layer_units: list[int], activation: str, dtype: Any) -> tuple[list, list]:
-    """Weights and biases drawn as scikit-learn draws them: uniform in ``±sqrt(f / (fan_in +
-    fan_out))`` (``f`` 2 for logistic, 6 otherwise), a layer's weights then its biases.
-
-    >>> coefs, intercepts = glorot_init(np.random.RandomState(0), [3, 2, 1], "relu", np.float64)
-    >>> [c.shape for c in coefs], [b.shape for b in intercepts]
-    ([(3, 2), (2, 1)], [(2,), (1,)])
-    """
-    factor = 2.0 if activation == "logistic" else 6.0
-    coefs, intercepts = [], []
-    for fan_in, fan_out in pairwise(layer_units):
-        bound = np.sqrt(factor / (fan_in + fan_out))
-        coefs.append(rs.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype, copy=False))
-        intercepts.append(rs.uniform(-bound, bound, fan_out).astype(dtype, copy=False))
-    return coefs, intercepts
 
 
 class Net:

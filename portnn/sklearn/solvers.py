@@ -1,91 +1,84 @@
-"""scikit-learn's stochastic optimizers (``sklearn.neural_network._stochastic_optimizers``) on any
-backend: its SGD velocity form (momentum, Nesterov, ``invscaling``/``adaptive`` schedules) and its
-Adam (epsilon added after the bias-corrected step size). Their state is plain arrays, which
-:meth:`Optimizer.to` moves between backends so that a fitted estimator keeps it for
-``partial_fit`` and still pickles.
+"""scikit-learn's stochastic solvers on portnn's own optimizers: ``sgd`` is
+:class:`portnn.optim.SGD` in its velocity form (``v = momentum * v - lr * g``; Nesterov applies it
+twice), ``adam`` is :class:`portnn.optim.Adam` with ``eps_hat`` (epsilon outside the bias
+correction). What stays here is scikit-learn's, not arithmetic: the learning-rate schedule
+(``invscaling``, ``adaptive``) set on the optimizer between epochs, and its stopping hooks.
 
 >>> import numpy as np
 >>> from portnn import get_backend
->>> opt = SGDOptimizer([np.zeros(2)], learning_rate_init=0.1, momentum=0.0).to(get_backend("numpy"))
->>> opt.step([np.zeros(2)], [np.ones(2)])[0]
+>>> solver = make_solver("sgd", learning_rate_init=0.1, momentum=0.0).to(get_backend("numpy"))
+>>> solver.step([np.zeros(2)], [np.ones(2)])[0]
 array([-0.1, -0.1])
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from .._xp import Backend, namespace_of, to_numpy
+from .._xp import Backend, to_numpy
+from ..nn.parameter import Parameter
+from ..optim import SGD, Adam, Optimizer
 
 
-class Optimizer:
-    """What both optimizers share: the learning rate, the schedule hooks, the state's moves."""
+class Solver:
+    """A core optimizer driven as scikit-learn drives its ``SGDOptimizer`` / ``AdamOptimizer``.
 
-    state_names: tuple[str, ...] = ()
+    ``learning_rate`` is the optimizer's current ``lr`` (scikit-learn's tests and users read it
+    from ``_optimizer``); the parameters are handed over as plain arrays at each step.
+    """
 
-    def __init__(self, learning_rate_init: float) -> None:
-        self.learning_rate_init = learning_rate_init
-        self.learning_rate = float(learning_rate_init)
+    def __init__(self, optimizer: Optimizer, lr_schedule: str = "constant", power_t: float = 0.5) -> None:
+        self.optimizer, self.lr_schedule, self.power_t = optimizer, lr_schedule, power_t
+        self.learning_rate_init = optimizer.lr
         self.bk: Backend | None = None
+        self.store: dict[str, Any] = {}
+        self.grads: dict[str, Any] = {}
 
-    def to(self, bk: Backend) -> Optimizer:
-        """Move the state arrays onto ``bk`` (a no-op for arrays already there)."""
-        for name in self.state_names:
-            setattr(self, name, [bk.asarray(a) for a in getattr(self, name)])
-        self.bk = bk
+    @property
+    def learning_rate(self) -> float:
+        return self.optimizer.lr
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self.optimizer.lr = value
+
+    def to(self, bk: Backend) -> Solver:
+        """The optimizer's state moved onto ``bk`` (a no-op for arrays already there)."""
+        state = self.optimizer.state
+        for entries in state.values():
+            for name, value in entries.items():
+                entries[name] = bk.asarray(value, bk.dtype(to_numpy(value).dtype.name))
+        self.bk, self.store, self.grads = bk, {}, {}
         return self
 
-    def __getstate__(self) -> dict:
-        # The state pickles as host arrays, never as the backend it was last used on.
-        state = dict(self.__dict__, bk=None)
-        for name in self.state_names:
-            state[name] = [to_numpy(a) for a in state[name]]
-        return state
-
     def step(self, params: list, grads: list) -> list:
-        """``param + update`` for each parameter (in place where arrays are writeable)."""
-        assert self.bk is not None, "call to(bk) first"
-        return [self.bk.iadd(p, u) for p, u in zip(params, self.updates(grads))]
+        """One update of ``params`` (weights, then biases) with ``grads``; the updated arrays (the
+        same ones where arrays are writeable)."""
+        keys = [str(i) for i in range(len(params))]
+        if not self.store:
+            assert self.bk is not None, "call to(bk) first"
+            self.store, self.grads = dict(zip(keys, params)), dict(zip(keys, grads))
+            self.optimizer.bind([Parameter(k, self.store, self.grads, k) for k in keys], self.bk)
+        self.store.update(zip(keys, params))
+        self.grads.update(zip(keys, grads))
+        self.optimizer.step()
+        return [self.store[k] for k in keys]
 
-    def updates(self, grads: list) -> list:
-        raise NotImplementedError
+    def __getstate__(self) -> dict:
+        return dict(self.__dict__, bk=None, store={}, grads={})  # the optimizer pickles its state as NumPy
 
     def iteration_ends(self, time_step: int) -> None:
         """Called after each epoch with the number of samples seen so far."""
-
-    def trigger_stopping(self, msg: str, verbose: Any) -> bool:
-        """True to stop training when the loss or score stopped improving."""
-        if verbose:
-            print(msg + " Stopping.")
-        return True
-
-
-class SGDOptimizer(Optimizer):
-    """scikit-learn's ``SGDOptimizer``: ``v = momentum * v - lr * g``; Nesterov applies it twice."""
-
-    state_names = ("velocities",)
-
-    def __init__(
-        self,
-        params: list,
-        learning_rate_init: float = 0.1,
-        lr_schedule: str = "constant",
-        momentum: float = 0.9,
-        nesterov: bool = True,
-        power_t: float = 0.5,
-    ) -> None:
-        super().__init__(learning_rate_init)
-        self.lr_schedule, self.momentum, self.nesterov, self.power_t = lr_schedule, momentum, nesterov, power_t
-        self.velocities = zeros_like(params)
-
-    def iteration_ends(self, time_step: int) -> None:
         if self.lr_schedule == "invscaling":
             self.learning_rate = float(self.learning_rate_init) / (time_step + 1) ** self.power_t
 
     def trigger_stopping(self, msg: str, verbose: Any) -> bool:
+        """True to stop training when the loss or score stopped improving; ``adaptive`` divides
+        the learning rate by 5 instead, until it is 1e-6 or less."""
         if self.lr_schedule != "adaptive":
-            return super().trigger_stopping(msg, verbose)
+            if verbose:
+                print(msg + " Stopping.")
+            return True
         if self.learning_rate <= 1e-6:
             if verbose:
                 print(msg + " Learning rate too small. Stopping.")
@@ -95,43 +88,20 @@ class SGDOptimizer(Optimizer):
             print(msg + f" Setting learning rate to {self.learning_rate:f}")
         return False
 
-    def updates(self, grads: list) -> list:
-        lr, momentum = self.learning_rate, self.momentum
-        updates = [momentum * v - lr * g for v, g in zip(self.velocities, grads)]
-        self.velocities = updates
-        if self.nesterov:
-            updates = [momentum * v - lr * g for v, g in zip(self.velocities, grads)]
-        return updates
 
-
-class AdamOptimizer(Optimizer):
-    """scikit-learn's ``AdamOptimizer``: ``-lr_t * m / (sqrt(v) + epsilon)``."""
-
-    state_names = ("ms", "vs")
-
-    def __init__(
-        self,
-        params: list,
-        learning_rate_init: float = 0.001,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-8,
-    ) -> None:
-        super().__init__(learning_rate_init)
-        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
-        self.t = 0
-        self.ms, self.vs = zeros_like(params), zeros_like(params)
-
-    def updates(self, grads: list) -> list:
-        assert self.bk is not None
-        xp, b1, b2 = self.bk.xp, self.beta_1, self.beta_2
-        self.t += 1
-        self.ms = [b1 * m + (1 - b1) * g for m, g in zip(self.ms, grads)]
-        self.vs = [b2 * v + (1 - b2) * g**2 for v, g in zip(self.vs, grads)]
-        self.learning_rate = self.learning_rate_init * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
-        return [-self.learning_rate * m / (xp.sqrt(v) + self.epsilon) for m, v in zip(self.ms, self.vs)]
-
-
-def zeros_like(params: list) -> list:
-    """A zero array shaped like each of ``params``, in its namespace (the optimizers' state)."""
-    return [namespace_of(p).zeros_like(p) for p in params]
+def make_solver(
+    solver: str,
+    learning_rate_init: float,
+    lr_schedule: str = "constant",
+    momentum: float = 0.9,
+    nesterov: bool = True,
+    power_t: float = 0.5,
+    betas: tuple[float, float] = (0.9, 0.999),
+    epsilon: float = 1e-8,
+) -> Solver:
+    """scikit-learn's ``sgd`` or ``adam`` solver with these settings."""
+    if solver == "sgd":
+        # without momentum scikit-learn's Nesterov step is the plain one, which the core SGD takes
+        sgd = SGD(lr=learning_rate_init, momentum=momentum, nesterov=nesterov and momentum > 0, velocity_form=True)
+        return Solver(sgd, lr_schedule, power_t)
+    return Solver(Adam(lr=learning_rate_init, betas=betas, eps=epsilon, eps_hat=True))

@@ -18,19 +18,22 @@ from sklearn.utils import gen_batches, shuffle
 from .._xp import to_numpy
 from .alerts import warn
 from .numerics import Net
-from .solvers import AdamOptimizer, Optimizer, SGDOptimizer
+from .solvers import Solver, make_solver
 
 
-def make_optimizer(est: Any, net: Net) -> Optimizer:
-    """The estimator's optimizer, for the parameters of ``net``."""
-    # float(): NumPy scalars (GridSearchCV over np.logspace) are not the Python scalars that
-    # array_api_strict's arithmetic takes
-    lr = float(est.learning_rate_init)
-    if est.solver == "sgd":
-        return SGDOptimizer(
-            net.params, lr, est.learning_rate, float(est.momentum), est.nesterovs_momentum, float(est.power_t)
-        )
-    return AdamOptimizer(net.params, lr, float(est.beta_1), float(est.beta_2), float(est.epsilon))
+def make_optimizer(est: Any) -> Solver:
+    """The estimator's solver (its NumPy-scalar settings as floats: array_api_strict's arithmetic
+    takes Python scalars only)."""
+    return make_solver(
+        est.solver,
+        float(est.learning_rate_init),
+        est.learning_rate,
+        float(est.momentum),
+        bool(est.nesterovs_momentum),
+        float(est.power_t),
+        (float(est.beta_1), float(est.beta_2)),
+        float(est.epsilon),
+    )
 
 
 def split_validation(rs: Any, n: int, fraction: float, stratify: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +58,7 @@ def take(bk: Any, a: Any, idx: Any) -> Any:
     return None if a is None else bk.xp.take(a, idx, axis=0)
 
 
-def run_epoch(net: Net, optimizer: Optimizer, data: tuple, order: np.ndarray | None, batch_size: int, loss: str) -> Any:
+def run_epoch(net: Net, optimizer: Solver, data: tuple, order: np.ndarray | None, batch_size: int, loss: str) -> Any:
     """One pass over the data in ``order`` (None: as stored); the sum of batch loss times batch size."""
     bk = net.bk
     X, y, sw = data
@@ -83,14 +86,14 @@ def copies(net: Net, arrays: list) -> list:
 class StochasticMixin:
     """The ``sgd``/``adam`` solvers' fit, for :class:`~portnn.sklearn.base.BaseMLP`."""
 
-    _optimizer: Optimizer | None
+    _optimizer: Solver | None
 
     def _fit_stochastic(self: Any, net: Net, data: tuple, host: tuple, incremental: bool) -> None:
         """Train ``net`` on ``data = (X, y, sample_weight)`` (device arrays) for up to ``max_iter``
         epochs; ``host = (y, sample_weight)`` on the host, for the validation split and score."""
         bk = net.bk
         if not incremental or getattr(self, "_optimizer", None) is None:
-            self._optimizer = make_optimizer(self, net)
+            self._optimizer = make_optimizer(self)
         optimizer = self._optimizer.to(bk)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
