@@ -66,6 +66,16 @@ class Backend(InPlaceUpdates, HostReads, ArrayLibrary):
         Whole functions can be traced and compiled (JAX): see :meth:`compile`.
     fast_paths : bool
         The library's fast paths are on (off in ``variant(fast_paths=False)``).
+    torch_device : object or None
+        The torch device where the arrays are torch tensors (references written in torch).
+
+    What the library is, without an instance (whether an array is its own, the array on the host,
+    the devices it names here, what a spec says) is in :class:`~portnn._xp.registry.ArrayLibrary`.
+
+    >>> import portnn as pn
+    >>> bk = pn.get_backend("numpy")
+    >>> bk.arrays_are_numpy, bk.on_gpu, bk.writeable, bk.float64, bk.compiles
+    (True, False, True, True, False)
     """
 
     compiles: ClassVar[bool] = False
