@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from readme_blocks import python_block
 
 import portnn as pn
 from portnn.bench import agreement
@@ -273,3 +274,24 @@ def test_plot_shows_in_a_jupyter_kernel(tmp_path):
     outputs = notebook.cells[0].outputs
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) == 1, outputs
+
+
+def test_the_readme_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    """The README's block, on 200 of digits' rows and one repeat (its real run takes a minute)."""
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+
+    real = pn.bench.compare
+
+    def smaller(net, X, y, **kwargs):
+        backends = [b for b in kwargs.pop("backends") if b in CPU]
+        return real(net, X[:200], y[:200], **{**kwargs, "backends": backends, "repeats": 1, "batch_sizes": (64, 200)})
+
+    monkeypatch.setattr(pn.bench, "compare", smaller)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(python_block("## Benchmark your own model"), "README.md", "exec"), scope)
+    assert scope["result"].fastest in CPU and len(scope["result"].rows) == 2 * len(CPU)
+    assert (tmp_path / "digits-compare.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((tmp_path / "digits-compare.json").read_text())["settings"]["samples"] == 200
+    assert "| numpy | float32 | 64 |" in capsys.readouterr().out
