@@ -243,6 +243,9 @@ def test_the_command_on_an_npz_regression_and_its_errors(tmp_path, capsys):
     assert "--batch-sizes: expected comma-separated positive ints, got '32,x'" in capsys.readouterr().err
     assert main(["bench", "--hidden", "4"]) == 2
     assert "--data is needed" in capsys.readouterr().err
+    pn.Sequential(pn.Dense(3, 1), seed=0).save(tmp_path / "three.safetensors")
+    assert main(["bench", "--data", str(tmp_path / "d.npz"), "--model", str(tmp_path / "three.safetensors")]) == 2
+    assert "three.safetensors' takes 3 features; --data has 6" in capsys.readouterr().err
 
 
 def test_plot_saves_a_png(tmp_path):

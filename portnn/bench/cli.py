@@ -29,12 +29,16 @@ def add_bench_parser(sub: Any) -> None:
         help="write every figure as wide Markdown tables here (the terminal gets 120 columns)",
     )
     bench.add_argument("--plot", default=None, help="write a PNG chart here (needs matplotlib)")
-    bench.add_argument("--repeats", type=int, default=None, help="timed runs per implementation; None: the preset's")
+    bench.add_argument(
+        "--repeats", type=int, default=None, help="timed runs per implementation; None: the preset's (3 with --data)"
+    )
     own = bench.add_argument_group("your model on your data")
     own.add_argument("--data", default=None, help="a .csv with a header row, or a .npz with X and y")
     own.add_argument("--target", default=None, help="the CSV column to predict; None: 'y'")
     own.add_argument("--model", default=None, help="a .safetensors model (portnn train --save, net.save)")
-    own.add_argument("--hidden", default=None, help="without --model: an MLP with these hidden sizes, e.g. 256,256")
+    own.add_argument(
+        "--hidden", default=None, help="without --model: an MLP with these hidden sizes, e.g. 256,256; None: 64,64"
+    )
     own.add_argument("--batch-sizes", default="32,256,2048", help="comma separated")
     own.add_argument("--dtypes", default="float32", help="comma separated: float32,float64")
     own.add_argument("--epochs", type=int, default=1, help="epochs per timed run")
