@@ -167,9 +167,38 @@ def test_the_crossover_sentence_names_where_each_backend_overtakes_numpy():
     assert [r["vs_numpy"] for r in rows] == [1.0, 1.0, 2.0, 0.5, 10.0]
 
 
-def test_agreement_tolerance_depends_on_the_dtype():
-    assert agreement.TOLERANCE["float64"] < agreement.TOLERANCE["float32"]
-    assert agreement.relative([1.0, 2.0], [1.0, 2.0]) == 0.0 and agreement.relative(3.0, 2.0) == 0.5
+class Weights:
+    """Stands in for a trained network: agreement.check reads only its state_dict."""
+
+    def __init__(self, w):
+        self.w = np.asarray(w, dtype=np.float64)
+
+    def state_dict(self):
+        return {"0.weight": self.w}
+
+
+@pytest.mark.parametrize(
+    ("change", "loss", "agrees"),
+    [
+        (1e-5, 0.0, {"float32": True, "float64": False}),  # float32's rounding, float64's disagreement
+        (1e-9, 1e-9, {"float32": True, "float64": True}),
+        (0.0, 1e-2, {"float32": False, "float64": False}),  # the loss alone gives it away
+        (1e-2, 0.0, {"float32": False, "float64": False}),  # the weights' change alone gives it away
+    ],
+)
+def test_agreement_compares_loss_and_weight_change_within_the_dtype_s_tolerance(change, loss, agrees):
+    start = np.array([5.0, 5.0, 5.0, 5.0])
+    step = np.array([0.1, -0.1, 0.2, 0.0])  # what training changed on the reference: small beside the weights
+    for dtype, expected in agrees.items():
+        rows = [
+            {"backend": "numpy", "dtype": dtype, "batch_size": 8, "final_loss": 1.0},
+            {"backend": "torch:cpu", "dtype": dtype, "batch_size": 8, "final_loss": 1.0 + loss},
+        ]
+        nets = [Weights(start + step), Weights(start + step * (1 + change))]
+        agreement.check(rows, nets, start)
+        assert rows[0]["agrees"] and rows[1]["reference"] == "numpy"
+        assert rows[1]["agrees"] is expected, (dtype, rows[1]["difference"])
+        assert rows[1]["difference"]["weights"] == pytest.approx(change, rel=1e-2, abs=1e-15)
 
 
 @pytest.mark.parametrize(
