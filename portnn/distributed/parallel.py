@@ -125,8 +125,15 @@ class ParallelFit:
         return self.step.eager(X, y) if w is None else self.step.eager(X, y, w)
 
     def reduce(self, parameters: list) -> None:
-        """The grad hook: the scaled gradients and loss summed over the ranks, as one flat buffer."""
-        xp = self.model.xp
+        """The grad hook: the scaled gradients and loss summed over the ranks, as one flat buffer
+        (the network's flat gradients, where it keeps its parameters in a block, summed into it)."""
+        xp, block = self.model.xp, self.model.parameter_block
+        if block is not None:
+            n = block.grads.shape[0]
+            flat = self.transport.allreduce(xp.concat([block.grads, xp.reshape(self.scaled.value, (1,))]))
+            self.model.backend.copy_into(block.grads, flat[:n])
+            self.global_loss = xp.reshape(flat[n:], ())
+            return
         parts = [xp.reshape(p.grad, (-1,)) for p in parameters]
         flat = self.transport.allreduce(xp.concat([*parts, xp.reshape(self.scaled.value, (1,))]))
         start = 0

@@ -1,11 +1,13 @@
 """A network's parameters as views of one flat array, and their gradients of another, where the
 backend updates arrays in place (NumPy, CuPy, torch, array-api-strict).
 
-Every update portnn's optimizers make is elementwise, so one call on the flat arrays does what one
-call per parameter does, with the same numbers: a tiny network's step pays per call, not per
-element. The divergence guard copies the flat array in one call too. Anything may still replace a
-parameter's or gradient's array (a gradient hook, clipping by value, your code): :meth:`intact`
-sees it, and the callers go back to one call per parameter, which is always correct.
+The network owns this storage, and everything that works on "all parameters" goes through it:
+every update portnn's optimizers make is elementwise, so one call on the flat arrays does what one
+call per parameter does, with the same numbers (a tiny network's step pays per call, not per
+element); the divergence guard copies the flat array in one call too. Nobody checks per step
+whether a copy is still in step: loading, restoring and ``to()`` write into the block or rebuild
+it, a gradient hook that replaces arrays is followed by :meth:`ParameterBlock.gather_grads`, and a
+replaced optimizer state is taken in at the next step (:attr:`FlatState.stale`).
 """
 
 from __future__ import annotations
@@ -66,6 +68,23 @@ class ParameterBlock:
             return None
         return cls(backend, parameters, values, xp.zeros_like(values), align)
 
+    def restore(self, values: Array) -> None:
+        """Put ``values`` (a copy of :attr:`values`) back, and make every parameter its view of the
+        block again, whatever array replaced it meanwhile (the divergence guard's restore)."""
+        self.backend.copy_into(self.values, values)
+        for store, key, view in self.value_slots:
+            store[key] = view
+
+    def gather_grads(self) -> None:
+        """Copy gradients that were replaced by other arrays (a hook's) into ``grads``, which the
+        update reads; the replacing arrays stay the parameters' ``grad``. The step calls this after
+        a gradient hook."""
+        copy = self.backend.copy_into
+        for store, key, view in self.grad_slots:
+            current = store[key]
+            if current is not view:
+                copy(view, current)
+
     def reattach_grads(self) -> None:
         """Make each gradient its view of ``grads`` again, with its current values, where it was
         replaced (not the parameters: a replaced parameter may be shared on purpose)."""
@@ -79,49 +98,34 @@ class ParameterBlock:
         return self.backend.flat_views(flat, self.shapes, self.align) or []
 
     def intact(self) -> bool:
-        """Whether every parameter and gradient is still its view of the block."""
+        """Whether every parameter and gradient is still its view of the block (a diagnostic:
+        no step asks it)."""
         return all_in_place(self.value_slots) and all_in_place(self.grad_slots)
-
-    def values_intact(self) -> bool:
-        """Whether every parameter is still its view of ``values`` (the gradients aside)."""
-        return all_in_place(self.value_slots)
 
 
 def all_in_place(slots: list[tuple[dict[str, Array], str, Array]]) -> bool:
-    """Whether each ``(dict, key, array)`` of ``slots`` still has ``dict[key] is array`` (a loop,
-    not ``all()`` over a generator: this runs every step, and costs half as much so)."""
+    """Whether each ``(dict, key, array)`` of ``slots`` still has ``dict[key] is array``."""
     for store, key, array in slots:
         if store[key] is not array:
             return False
     return True
 
 
-def state_dict_slots(optimizer: Any, keys: list[str]) -> list[tuple[dict[str, Any], str, Any]]:
-    """Slots (see :func:`all_in_place`) for ``optimizer.state`` and its dicts for ``keys``: what
-    code holding on to those dicts checks, since a reset (after divergence) replaces them."""
-    state = optimizer.state
-    return [(vars(optimizer), "state", state), *((state, key, state[key]) for key in keys)]
-
-
 class FlatState:
     """An optimizer's state for a :class:`ParameterBlock`: one flat array per state name, whose
     parts are the per-parameter arrays in ``optimizer.state`` (kept there, with their values, for
-    checkpoints and the per-parameter path)."""
+    checkpoints and the per-parameter path). ``stale`` is set when the optimizer's state is
+    replaced wholesale: the optimizer then builds a new one from it before its next update."""
 
     def __init__(self, block: ParameterBlock, optimizer: Any) -> None:
         bk, state = block.backend, optimizer.state
-        self.block = block
+        self.block, self.stale = block, False
         self.state = {name: bk.xp.zeros_like(block.values) for name in optimizer.buffer_names}
-        # What intact() checks: the parameters, the gradients, the optimizer's state dicts (replaced
-        # wholesale, as a reset does, they are no longer what the flat arrays stand for) and below,
-        # each state array.
-        self.slots = [*block.value_slots, *block.grad_slots]
-        if self.state:  # plain SGD keeps none
-            self.slots += state_dict_slots(optimizer, block.names)
+        self.slots = [*block.value_slots, *block.grad_slots]  # what intact() looks at
         for name, flat in self.state.items():
             for key, view in zip(block.names, block.views(flat)):
                 entries = state[key]
-                entries[name] = bk.copy_into(view, entries[name])
+                entries[name] = bk.copy_into(view, entries[name]) if name in entries else view
                 self.slots.append((entries, name, view))
 
     @classmethod
@@ -135,5 +139,6 @@ class FlatState:
         return cls(block, optimizer) if block.intact() else None
 
     def intact(self) -> bool:
-        """Whether every parameter, gradient and state array is still its view of the flat arrays."""
-        return all_in_place(self.slots)
+        """Whether this is the optimizer's current state and every parameter, gradient and state
+        array is still its view of the flat arrays (a diagnostic: no step asks it)."""
+        return not self.stale and all_in_place(self.slots)

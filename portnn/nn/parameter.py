@@ -3,7 +3,10 @@
 A layer keeps its arrays in dicts (``layer.params``, ``layer.grads``, ``layer.buffers``) that its
 forward and backprop closures use directly. :class:`Parameter` and :class:`Buffer` are views onto
 one entry: reading ``value`` reads the layer's current array, assigning it replaces the layer's
-array (how optimizers that rebind, on JAX, update a parameter).
+array (how optimizers that rebind, on JAX, update a parameter). Where the network keeps its
+parameters in a :class:`~portnn.nn.paramblock.ParameterBlock`, that block owns the storage: load
+values with ``Network.load_state_dict`` (which writes into it); a gradient hook may assign
+``grad``, and the step gathers the new array's values into the block before the update.
 """
 
 from __future__ import annotations

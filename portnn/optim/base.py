@@ -27,6 +27,11 @@ class Optimizer:
     ``global_clipnorm`` and ``clipvalue`` (every optimizer's ``**clipping`` keywords) clip the loss
     gradients before the update and any L2 ``weight_decay``: see :mod:`portnn.optim.clipping`.
 
+    A subclass writes its rule as ``_update(p, g, state) -> p``: ``g`` is only read (the
+    gradient, or the optimizer's clipped copy of it), ``p`` and ``state`` are updated with the
+    backend's in-place helpers. On a network's parameter block the rule runs once on the flat
+    arrays (``optimizer.flat``), else once per parameter (JAX: rebinding, in a compiled step).
+
     Subclasses are registered by their lower-case class name (``"sgd"``), so ``optimizer="sgd"``
     and checkpoints find them. ``state_dict()`` / ``load_state_dict()`` own the state and settings.
     """
@@ -79,6 +84,20 @@ class Optimizer:
                     state[name] = xp.zeros_like(p)
         self.flat = FlatState.build(getattr(owner, "parameter_block", None), self)
 
+    @property
+    def state(self) -> dict[str, dict[str, Array]]:
+        """Per parameter name, the update's arrays by state name (views of the flat state where
+        the network has a parameter block)."""
+        return self._state
+
+    @state.setter
+    def state(self, state: dict[str, dict[str, Array]]) -> None:
+        # replaced wholesale (a reset does): the flat state stands for the old arrays until the
+        # next update takes these in
+        self._state = state
+        if getattr(self, "flat", None) is not None:
+            self.flat.stale = True  # type: ignore[union-attr]
+
     def move(self, backend: Backend, dtype: Any) -> None:
         """Move the state to another backend/dtype (the model's ``to()`` calls this)."""
         for state in self.state.values():
@@ -98,9 +117,11 @@ class Optimizer:
         self.steps += 1
         if self.schedule is not None:
             self.lr = float(self.schedule(self.steps - 1))
-        grads = self._clipped() if self.clipping.active else None  # the test all that plain optimizers pay
         flat = self.flat
-        if flat is not None and flat.intact():  # every update is elementwise: one call for all parameters
+        if flat is not None and flat.stale:  # the state was replaced: its arrays join the block
+            flat = self.flat = FlatState.build(flat.block, self)
+        grads = self._clipped() if self.clipping.active else None  # the test all that plain optimizers pay
+        if flat is not None:  # every update is elementwise: one call for all parameters
             g = flat.block.grads if grads is None else flat.state["scratch_clip"]
             self._update(flat.block.values, g, flat.state)
             return
@@ -126,8 +147,7 @@ class Optimizer:
     def _add_l2(self, p: Array, g: Array, state: dict[str, Array], into: str = "scratch") -> Array:
         """``g + weight_decay * p``, in the scratch buffer ``state[into]`` (``g`` is left as it was)."""
         bk = self.backend
-        s = state[into] = bk.iadd(bk.mul_into(state[into], p, self.weight_decay), g)
-        return s
+        return bk.iadd(bk.mul_into(state[into], p, self.weight_decay), g)
 
     def _lr_for(self, like: Array) -> Array:
         """``lr`` as a 0-D array of ``like``'s dtype (cheaper to combine than a float), remade when lr changes."""
@@ -168,12 +188,16 @@ class Optimizer:
         self.steps = int(state_dict["steps"])
 
     def __getstate__(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("parameters", "backend", "_lr_array", "flat")}
+        drop = ("parameters", "backend", "_lr_array", "flat", "_state")
+        state = {k: v for k, v in self.__dict__.items() if k not in drop}
         host = {key: {n: to_numpy(v) for n, v in e.items()} for key, e in self.state.items()}
         return {**state, "state": host, "owner_id": None, "_lr_value": None}  # bound and moved again by the network
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
         self.__dict__.update({"clipping": GradientClipping(), **state}, parameters=[], _lr_array=None, flat=None)
+        self.__dict__.pop("state", None)
+        self._state = state["state"]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.clipping.arguments(lr=self.lr)})"

@@ -82,16 +82,16 @@ class SGD(Optimizer):
         if not self.nesterov:
             return bk.sub_scaled(p, b, lr, state["scratch"])  # p -= lr * b
         into = "scratch2" if self.weight_decay else "scratch"
-        d = state[into] = bk.iadd(bk.mul_into(state[into], b, mu), g)  # d = g + mu * b
+        d = bk.iadd(bk.mul_into(state[into], b, mu), g)  # d = g + mu * b
         return bk.sub_scaled(p, d, lr)  # p -= lr * d
 
     def _velocity_update(self, p: Array, g: Array, state: dict[str, Array], lr: Array) -> Array:
         bk, mu = self.backend, self.momentum
-        s = state["scratch"] = bk.mul_into(state["scratch"], g, lr)  # lr * g
+        s = bk.mul_into(state["scratch"], g, lr)  # lr * g
         v = state["velocity"] = bk.isub(bk.imul(state["velocity"], mu), s)  # v = mu * v - lr * g
         if not self.nesterov:
             return bk.iadd(p, v)  # p += v
-        u = state["scratch2"] = bk.isub(bk.mul_into(state["scratch2"], v, mu), s)  # u = mu * v - lr * g
+        u = bk.isub(bk.mul_into(state["scratch2"], v, mu), s)  # u = mu * v - lr * g
         return bk.iadd(p, u)  # p += u
 
 
@@ -153,11 +153,11 @@ class Adam(Optimizer):
         s = bk.imul(bk.mul_into(s, g, g), 1.0 - b2)
         v = state["v"] = bk.iadd(bk.imul(state["v"], b2), s)  # v = b2 v + (1 - b2) g²
         if self.eps_hat:
-            state["scratch"], state["scratch2"] = s, u = self._eps_hat_step(s, m, v, state["scratch2"])
+            s, u = self._eps_hat_step(s, m, v, state["scratch2"])
             return bk.isub(p, u)  # p -= lr_t * m / (sqrt(v) + eps)
         s = bk.ipow(bk.mul_into(s, v, 1.0 / (1.0 - b2**t)), 0.5)  # sqrt(v / (1 - b2^t))
         s = bk.imul(bk.ipow(bk.iadd(s, self.eps), -1.0), m)  # m / (... + eps)
-        state["scratch"] = s = bk.imul(s, self.lr / (1.0 - b1**t))
+        s = bk.imul(s, self.lr / (1.0 - b1**t))
         return bk.isub(p, s)  # p -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
 
     def _eps_hat_step(self, s: Array, m: Array, v: Array, u: Array) -> tuple[Array, Array]:
@@ -217,5 +217,5 @@ class RMSprop(Optimizer):
         s = bk.imul(bk.mul_into(state["scratch"], g, g), 1.0 - self.alpha)
         v = state["v"] = bk.iadd(bk.imul(state["v"], self.alpha), s)  # v = alpha v + (1 - alpha) g²
         s = bk.ipow(bk.iadd(bk.ipow(bk.copy_into(s, v), 0.5), self.eps), -1.0)  # 1 / (sqrt(v) + eps)
-        state["scratch"] = s = bk.imul(bk.imul(s, g), self.lr)
+        s = bk.imul(bk.imul(s, g), self.lr)
         return bk.isub(p, s)  # p -= lr g / (sqrt(v) + eps)

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..nn.layers import Dropout
-from ..nn.paramblock import all_in_place, state_dict_slots
 from ..objectives.losses import Loss
 from ..optim.optimizers import Optimizer
 
@@ -44,7 +43,7 @@ class CompiledStep:
 
     @staticmethod
     def key_for(network: Network, loss: Loss, optimizer: Optimizer) -> tuple:
-        state_keys = tuple((p.name, n) for p in network.parameters() for n in optimizer.state_names)
+        state_keys = tuple((p.name, n) for p in network.parameters() for n in optimizer.buffer_names)
         buffer_names = tuple(b.name for b in network.buffers())
         return (
             network.backend.spec,
@@ -61,19 +60,19 @@ class CompiledStep:
         """Use ``optimizer``'s arrays from now on (its settings match the key)."""
         self.loss, self.optimizer, self.lr = loss, optimizer, optimizer.lr
         self.parameters = optimizer.parameters
-        state_keys = [(p.name, n) for p in self.parameters for n in optimizer.state[p.name]]
-        # Every array the step reads and replaces, as (dict, key): the parameters, their gradients,
-        # the optimizer's state, the buffers. One flat list in and out of the compiled function:
-        # a tiny network's step pays for every Python-level list and attribute it goes through.
-        # The optimizer's state dicts the slots point into: replaced (a reset after divergence
-        # does), the slots are made again before the next call.
-        self.state_dicts = state_dict_slots(optimizer, [p.name for p in self.parameters if optimizer.state[p.name]])
+        # Every array the step reads and replaces: the parameters, their gradients and the buffers
+        # as (dict, key) of the layers, then the optimizer's state by (parameter, state name),
+        # looked up in optimizer.state at every call (a reset after divergence replaces it). One
+        # flat list in and out of the compiled function: a tiny network's step pays for every
+        # Python-level list and attribute it goes through. Scratch buffers stay out: a rebinding
+        # update only passes them along unread.
         self.slots = [
             *((p.store, p.key) for p in self.parameters),
             *((p.grads, p.key) for p in self.parameters),
-            *((optimizer.state[key], name) for key, name in state_keys),
             *((b.store, b.key) for b in self.network.buffers()),
         ]
+        names = [n for n in optimizer.buffer_names if not n.startswith("scratch")]
+        self.state_keys = [(p.name, n) for p in self.parameters for n in names]
 
     def _pure(self, arrays: list, steps: Array, X: Array, y: Array) -> tuple:
         opt = self.optimizer
@@ -87,8 +86,6 @@ class CompiledStep:
 
     def __call__(self, X: Array, y: Array) -> Array:
         opt = self.optimizer
-        if not all_in_place(self.state_dicts):
-            self.retarget(self.loss, opt)
         steps, before = opt.steps, self._collect()
         try:
             value, arrays = self.fn(before, steps, X, y)
@@ -101,8 +98,17 @@ class CompiledStep:
         return value
 
     def _collect(self) -> list:
-        return [store[key] for store, key in self.slots]
+        arrays = [store[key] for store, key in self.slots]
+        if self.state_keys:
+            state = self.optimizer.state
+            arrays += [state[p][n] for p, n in self.state_keys]
+        return arrays
 
     def _install(self, arrays: list) -> None:
-        for (store, key), value in zip(self.slots, arrays):
+        slots = self.slots
+        for (store, key), value in zip(slots, arrays):
             store[key] = value
+        if self.state_keys:
+            state = self.optimizer.state
+            for (p, n), value in zip(self.state_keys, arrays[len(slots) :]):
+                state[p][n] = value

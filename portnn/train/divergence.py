@@ -21,7 +21,7 @@ def first_bad_step(backend: Any, step_losses: list) -> int:
 
 class DivergenceGuard:
     """Keeps the parameters and buffers of the last two epoch ends, copied in place (no allocation
-    per epoch): the parameter block in one copy where the network has one (see
+    per epoch): the network's parameter block in one copy where it has one (see
     :mod:`portnn.nn.paramblock`), else each parameter. The second buffer is made at the first
     snapshot, so a one-epoch fit copies the weights once.
     """
@@ -29,57 +29,46 @@ class DivergenceGuard:
     def __init__(self, model: Network) -> None:
         self.model, self.block, self.writeable = model, model.parameter_block, model.backend.writeable
         self.parameters, self.buffers = model.parameters(), model.buffers()  # buffers: running statistics
-        # each snapshot: (whether it is the parameter block's flat copy, the arrays)
-        self.latest: tuple[bool, list] | None = self._copies()
-        self.previous: tuple[bool, list] | None = None
+        self.latest: list | None = self._copies()
+        self.previous: list | None = None
 
-    def _sources(self) -> tuple[bool, list]:
-        """What a snapshot copies: the parameter block as one array while every parameter is its
-        view, else each parameter; then the buffers."""
-        flat = self.block is not None and self.block.values_intact()
-        arrays = [self.block.values] if flat else [p.value for p in self.parameters]  # type: ignore[union-attr]
+    def _sources(self) -> list:
+        """What a snapshot copies: the block's flat values (or each parameter), then the buffers."""
+        block = self.block
+        arrays = [block.values] if block is not None else [p.value for p in self.parameters]
         if self.buffers:
             arrays += [b.value for b in self.buffers]
-        return flat, arrays
+        return arrays
 
-    def _copies(self) -> tuple[bool, list]:
-        flat, sources = self._sources()
-        return flat, [self.model.xp.asarray(a, copy=True) for a in sources]
+    def _copies(self) -> list:
+        return [self.model.xp.asarray(a, copy=True) for a in self._sources()]
 
     def snapshot(self) -> None:
         self.previous, self.latest = self.latest, self.previous
-        latest, block = self.latest, self.block
-        if latest is not None and latest[0] and self.writeable and not self.buffers and block.values_intact():  # type: ignore[union-attr]
-            latest[1][0][...] = block.values  # type: ignore[union-attr]  # the usual case, every epoch: one copy
-            return
-        flat, sources = self._sources()
-        if self.latest is None or self.latest[0] != flat:
+        if self.latest is None:
             self.latest = self._copies()
         elif self.writeable:
-            for buf, source in zip(self.latest[1], sources):  # copy_into, inlined: runs every epoch
+            for buf, source in zip(self.latest, self._sources()):  # copy_into, inlined: runs every epoch
                 buf[...] = source
         else:
-            self.latest = (flat, sources)  # immutable arrays: sharing is a copy
+            self.latest = self._sources()  # immutable arrays: sharing is a copy
 
     def _finite(self, arrays: list) -> bool:
         xp, bk = self.model.xp, self.model.backend
         return all(bk.read(xp.all(xp.isfinite(a)), bool) for a in arrays)
 
-    def _restore(self, snapshot: tuple[bool, list]) -> None:
-        """Put ``snapshot``'s values back: into the current arrays where writeable."""
-        flat, arrays = snapshot
-        bk, block = self.model.backend, self.block
-        targets: list = [*self.parameters, *self.buffers]
-        if flat and self.writeable and block.values_intact():  # type: ignore[union-attr]
-            bk.copy_into(block.values, arrays[0])  # type: ignore[union-attr]  # every parameter, the padding too
-            targets, pieces = list(self.buffers), arrays[1:]
-        else:
-            pieces = [*block.views(arrays[0]), *arrays[1:]] if flat else arrays  # type: ignore[union-attr]
+    def _restore(self, snapshot: list) -> None:
+        """Put ``snapshot``'s values back: into the current arrays where writeable (the block's
+        whole flat array, padding included, in one copy)."""
+        bk, pieces, targets = self.model.backend, list(snapshot), [*self.parameters, *self.buffers]
+        if self.block is not None:
+            self.block.restore(pieces.pop(0))
+            targets = list(self.buffers)
         for piece, target in zip(pieces, targets):
             target.value = bk.copy_into(target.value, piece) if self.writeable else bk.xp.asarray(piece, copy=True)
 
     def fail(self, epoch: int, step: int | None, what: str = "the loss") -> None:
-        restored = next((c for c in (self.latest, self.previous) if c is not None and self._finite(c[1])), None)
+        restored = next((c for c in (self.latest, self.previous) if c is not None and self._finite(c)), None)
         note = "the weights of the last finite epoch were restored"
         if restored is None:
             note = "no finite weights were left to restore"
@@ -97,5 +86,6 @@ class DivergenceGuard:
         )
 
     def check_final(self, epoch: int) -> None:
-        if not self._finite(self._sources()[1]):
+        # the arrays the layers compute with (once per fit: each parameter, whatever replaced it)
+        if not self._finite([p.value for p in self.parameters] + [b.value for b in self.buffers]):
             self.fail(epoch, None, what="a parameter")

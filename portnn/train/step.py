@@ -142,6 +142,8 @@ class TrainStep:
         net.backward(grad, backprops)
         if self.grad_hook is not None:
             self.grad_hook(self.parameters)
+            if net.parameter_block is not None:  # the owner takes in gradients the hook replaced
+                net.parameter_block.gather_grads()
         self.optimizer.step()
         return value if self.observe is None else (value, observed)
 
