@@ -77,10 +77,12 @@ def _positive(name: str, value: Any) -> int:
     return value
 
 
-def _data(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+def _data(X: Any, y: Any, n_in: int | None) -> tuple[np.ndarray, np.ndarray]:
     X, y = to_numpy(X) if not isinstance(X, np.ndarray) else X, to_numpy(y) if not isinstance(y, np.ndarray) else y
     if X.ndim != 2 or X.shape[0] == 0:
         raise ValueError(f"X: expected a 2-D array with at least one row, got shape {X.shape}")
+    if n_in is not None and X.shape[1] != n_in:
+        raise ValueError(f"X: the model takes {n_in} features, got shape {X.shape}")
     if y.shape[:1] != X.shape[:1]:
         raise ValueError(f"y: expected {X.shape[0]} rows like X, got shape {y.shape}")
     integer = np.issubdtype(y.dtype, np.integer)
@@ -155,14 +157,9 @@ def compare(
     True
     """
     base = _model(model)
-    Xh, yh = _data(X, y)
-    if base.n_in is not None and Xh.shape[1] != base.n_in:
-        raise ValueError(f"X: the model takes {base.n_in} features, got shape {Xh.shape}")
+    Xh, yh = _data(X, y, base.n_in)
     specs, missing = _backends(backends)
-    n = Xh.shape[0]
-    asked = _positive_ints("batch_sizes", batch_sizes)
-    batches = sorted({min(b, n) for b in asked})  # a batch beyond the rows is the full batch
-    notes = [f"Batch size {b} is more than the {n} rows: timed as the full batch, {n}." for b in asked if b > n]
+    batches, notes = _batches(batch_sizes, Xh.shape[0])
     dtype_list = [dtypes] if isinstance(dtypes, str) else list(dtypes)
     if not dtype_list or any(d not in DTYPES for d in dtype_list):
         raise ValueError(f"dtypes: expected some of {list(DTYPES)}, got {dtypes!r}")
@@ -174,35 +171,18 @@ def compare(
     }
     _positive("repeats", repeats)
     pin_full_precision()
-    contestants, skipped = [], []
-    for dtype in dict.fromkeys(dtype_list):
-        for spec in specs:
-            bk = get_backend(spec)
-            if dtype == "float64" and not bk.float64:
-                skipped.append({"backend": spec, "dtype": dtype, "why": "no float64 on this device"})
-                continue
-            data = (
-                bk.asarray(Xh, bk.dtype(dtype)),
-                bk.asarray(yh) if yh.dtype == np.int64 else bk.asarray(yh, bk.dtype(dtype)),
-            )
-            contestants += [_contestant(base, spec, dtype, b, data, fit) for b in batches]
-    measured = measure_interleaved(
-        [c.runner for c in contestants],
-        repeats,
-        [True] * len(contestants),
-        [get_backend(c.backend) for c in contestants],
-    )
-    rows = [_row(c, m, fit["epochs"], n) for c, m in zip(contestants, measured)]
+    contestants, skipped = _contestants(base, (Xh, yh), specs, dict.fromkeys(dtype_list), batches, fit)
+    runners, backends_of = [c.runner for c in contestants], [get_backend(c.backend) for c in contestants]
+    measured = measure_interleaved(runners, repeats, [True] * len(contestants), backends_of)
+    rows = [_row(c, m, fit["epochs"], Xh.shape[0]) for c, m in zip(contestants, measured)]
     agreement.check(rows, [c.net for c in contestants], agreement.weights(base))
+    say = log or (lambda line: None)
     for row in rows:
-        if log is not None:
-            log(
-                f"  {row['backend']:18s} {row['dtype']} batch {row['batch_size']:6d} {row['samples_per_s']:.4g} samples/s"
-            )
+        say(f"  {row['backend']:18s} {row['dtype']} batch {row['batch_size']:6d} {row['samples_per_s']:.4g} samples/s")
     settings = {
         "model": repr(base),
         "parameters": base.num_parameters(),
-        "samples": n,
+        "samples": Xh.shape[0],
         "features": Xh.shape[1],
         "loss": str(loss) if isinstance(loss, str) else type(loss).__name__,
         "optimizer": repr(fit["optimizer"]),
@@ -215,6 +195,31 @@ def compare(
         "notes": notes,
     }
     return Comparison(build_record(settings, rows, missing, skipped))
+
+
+def _batches(batch_sizes: Any, n: int) -> tuple[list[int], list[str]]:
+    """The batch sizes to time (one beyond the ``n`` rows is the full batch) and what was changed."""
+    asked = _positive_ints("batch_sizes", batch_sizes)
+    notes = [f"Batch size {b} is more than the {n} rows: timed as the full batch, {n}." for b in asked if b > n]
+    return sorted({min(b, n) for b in asked}), notes
+
+
+def _contestants(
+    base: Network, data: tuple, specs: list[str], dtypes: Any, batches: list[int], fit: dict[str, Any]
+) -> tuple[list[Contestant], list[dict[str, str]]]:
+    """Every backend x dtype x batch size, the data placed on each device once; and what was skipped."""
+    Xh, yh = data
+    contestants, skipped = [], []
+    for dtype in dtypes:
+        for spec in specs:
+            bk = get_backend(spec)
+            if dtype == "float64" and not bk.float64:
+                skipped.append({"backend": spec, "dtype": dtype, "why": "no float64 on this device"})
+                continue
+            labels = yh.dtype == np.int64  # class indices stay integers
+            placed = (bk.asarray(Xh, bk.dtype(dtype)), bk.asarray(yh) if labels else bk.asarray(yh, bk.dtype(dtype)))
+            contestants += [_contestant(base, spec, dtype, b, placed, fit) for b in batches]
+    return contestants, skipped
 
 
 def _row(c: Contestant, measured: tuple, epochs: int, samples: int) -> dict[str, Any]:
