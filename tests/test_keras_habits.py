@@ -134,7 +134,7 @@ def test_fit_and_evaluate_show_their_real_parameters():
     assert list(fit)[:3] == ["X", "y", "loss"] and fit["epochs"].default == 1 and fit["batch_size"].default is None
     assert "validation_split" in fit and "kwargs" not in fit
     evaluate = inspect.signature(net.evaluate).parameters
-    assert list(evaluate) == ["X", "y", "loss", "metrics", "batch_size", "sample_weight"]
+    assert list(evaluate) == ["X", "y", "loss", "metrics", "batch_size", "sample_weight", "chunk_bytes"]
     assert "batch_size=None" in net.fit.__doc__ and "Keras" in net.fit.__doc__
 
 

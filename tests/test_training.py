@@ -88,7 +88,7 @@ def test_gathering_by_chunks_changes_nothing(rng, monkeypatch, chunk_bytes):
     reference.fit(X, y, epochs=3, batch_size=5, optimizer=pn.optim.SGD(lr=0.01), progress=False)
     monkeypatch.setattr(batches, "CHUNK_BYTES", chunk_bytes)
     assert (
-        len(batches.chunks([(a, min(a + 5, 37)) for a in range(0, 37, 5)], X))
+        len(batches.chunks([(a, min(a + 5, 37)) for a in range(0, 37, 5)], X.shape[1], chunk_bytes))
         == {
             1: 8,
             360: 3,

@@ -3,11 +3,11 @@ each batch counts for in the epoch's loss."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ..objectives.weights import RowWeights
 from .evaluation import batch_counts
+from .sources import CHUNK_BYTES, chunks, row_values
 
 Array = Any
 
@@ -16,13 +16,16 @@ class TrainingData:
     """The training data on the device, its batches, and what each batch counts for in the
     epoch's loss (rows, or their total weight)."""
 
+    streamed = False  # (see portnn.train.streamed.StreamedData)
+    steps: Any = None  # StreamedData's
+
     def __init__(self, X: Array, y: Array, weights: RowWeights | None, batch_size: int | None, shuffle: bool) -> None:
         n = X.shape[0]
         size = n if batch_size is None else min(batch_size, n)
         self.X, self.y, self.weights, self.shuffle, self.n = X, y, weights, shuffle, n
         self.w = None if weights is None else weights.device
         self.batches = [(i, min(i + size, n)) for i in range(0, n, size)]
-        self.chunks = chunks(self.batches, X)
+        self.chunks = chunks(self.batches, row_values(X), CHUNK_BYTES)
         self.fixed_counts = batch_counts(self.batches, weights)
 
     def counts(self, order: Any) -> list:
@@ -49,23 +52,3 @@ def run_steps(run: Any, X: Array, y: Array, w: Array | None, ranges: list[tuple[
     if w is None:
         return [run(X[a:b, ...], y[a:b, ...]) for a, b in ranges]
     return [run(X[a:b, ...], y[a:b, ...], w[a:b, ...]) for a, b in ranges]
-
-
-CHUNK_BYTES = 2**20
-
-
-def chunks(batches: list[tuple[int, int]], X: Array) -> list[tuple[int, int, list[tuple[int, int]]]]:
-    """Consecutive batches grouped into chunks of about ``CHUNK_BYTES`` of ``X``: each chunk's
-    row range and its batches' ranges within it.
-
-    One gather per chunk rather than per batch: a gather call costs about what copying a few
-    thousand values does, which small batches would pay at every step.
-    """
-    row_bytes = max(1, math.prod(X.shape[1:])) * 8  # an upper bound: float64
-    per_chunk = max(1, CHUNK_BYTES // (row_bytes * (batches[0][1] - batches[0][0])))
-    chunks = []
-    for i in range(0, len(batches), per_chunk):
-        group = batches[i : i + per_chunk]
-        start = group[0][0]
-        chunks.append((start, group[-1][1], [(a - start, b - start) for a, b in group]))
-    return chunks

@@ -5,7 +5,7 @@ read from it once. ``fit``'s validation is the same measurement, and the checks 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import _checks
@@ -15,6 +15,7 @@ from ..objectives.lossbase import Loss, get_loss
 from ..objectives.metricbase import Metric, MetricSet, output_kind
 from ..objectives.misuse import check_output
 from ..objectives.weights import RowWeights
+from .sources import STREAM_BYTES, Rows, chunks, is_streamed, prefetched, read_chunk, row_values, rows_of
 
 if TYPE_CHECKING:
     from ..nn.network import Network
@@ -31,11 +32,13 @@ def evaluate(
     metrics: Sequence[str | Metric] | None = None,
     batch_size: int | None = None,
     sample_weight: Any = None,
+    chunk_bytes: int = STREAM_BYTES,
 ) -> dict[str, float]:
     """The loss (under ``"loss"``) and each metric (under its name) of ``model`` on ``(X, y)``:
     inference mode (Dropout off), ``batch_size`` rows at a time (``None``: all at once), computed
     on the device and read once at the end. With ``sample_weight`` (one per row) each is the
-    weighted mean over rows. ``loss`` and ``metrics`` left out are the last ``fit``'s (as Keras
+    weighted mean over rows. A memmap or array-like ``X`` is streamed (see :mod:`portnn.train.sources`),
+    ``batch_size=None`` then meaning a chunk's rows (``chunk_bytes`` of them at a time). ``loss`` and ``metrics`` left out are the last ``fit``'s (as Keras
     measures what the model was compiled with), or ``"mse"`` and none before any fit.
 
     >>> import portnn as pn
@@ -50,8 +53,12 @@ def evaluate(
     loss = get_loss(loss if loss is not None else (model.loss or "mse"))
     metrics = metrics if metrics is not None else model.metrics
     batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
-    X, y = prepare(model, X, y, loss, "X", "y")
-    row_weights = prepare_weights(model, loss, y, sample_weight)
+    if is_streamed(X) or is_streamed(y):  # read a chunk at a time (portnn.train.sources)
+        X, y = rows_of(X, y, "X", "y", _checks.positive_int("chunk_bytes", chunk_bytes))  # type: ignore[arg-type]
+        row_weights = prepare_weights(model, loss, y.array, sample_weight)
+    else:
+        X, y = prepare(model, X, y, loss, "X", "y")
+        row_weights = prepare_weights(model, loss, y, sample_weight)
     metric_set = MetricSet(metrics, output_kind(model, loss)) if metrics else None
     with model.backend.floating_point_errors_ignored():
         values = measure(model, X, y, row_weights, loss, metric_set, batch_size)
@@ -109,16 +116,15 @@ def measure(
     metric_set: MetricSet | None,
     batch_size: int | None = None,
 ) -> dict[str, Array]:
-    """The loss and the metrics of ``model`` on prepared data, in inference mode: 0-D arrays on
-    the device, nothing read."""
+    """The loss and the metrics of ``model`` on prepared data (or streamed :class:`Rows`), in
+    inference mode: 0-D arrays on the device, nothing read."""
     xp, n = model.xp, X.shape[0]
+    if isinstance(X, Rows) and batch_size is None:  # streamed: batches of a chunk's rows
+        batch_size = max(1, X.budget // (8 * row_values(X, y)))
     size = n if batch_size is None else min(batch_size, n)
     ranges = [(a, min(a + size, n)) for a in range(0, n, size)]
     losses, stats = [], []
-    for a, b in ranges:
-        whole = len(ranges) == 1
-        Xb, yb = (X, y) if whole else (X[a:b, ...], y[a:b, ...])
-        wb = None if row_weights is None else (row_weights.device if whole else row_weights.device[a:b])
+    for Xb, yb, wb in _batches(model, loss, X, y, row_weights, ranges):
         pred = model.forward(Xb, False)[0]
         losses.append(loss.value_and_grad(xp, pred, yb)[0] if wb is None else loss.value_and_grad(xp, pred, yb, wb)[0])
         if metric_set is not None:
@@ -127,6 +133,34 @@ def measure(
     if metric_set is not None:
         values.update(metric_set.values(xp, stats))
     return values
+
+
+def _batches(
+    model: Network, loss: Loss, X: Any, y: Any, row_weights: RowWeights | None, ranges: list[tuple[int, int]]
+) -> Iterator[tuple[Array, Array, Array | None]]:
+    """Each range's rows of prepared data, or of :class:`Rows` read and prepared a chunk at a time."""
+    if not isinstance(X, Rows):
+        whole = len(ranges) == 1
+        for a, b in ranges:
+            Xb, yb = (X, y) if whole else (X[a:b, ...], y[a:b, ...])
+            yield Xb, yb, None if row_weights is None else (row_weights.device if whole else row_weights.device[a:b])
+        return
+    groups = chunks(ranges, row_values(X, y), X.budget)
+    w = None if row_weights is None else row_weights.host
+    hosts = prefetched(lambda g: read_chunk(X, y, w, None, g[0], g[1]), groups)
+    for (_, _, local), host in zip(groups, hosts):
+        Xc, yc, wc = prepare_rows(model, loss, host)
+        for a, b in local:
+            yield Xc[a:b, ...], yc[a:b, ...], None if wc is None else wc[a:b, ...]
+
+
+def prepare_rows(
+    model: Network, loss: Loss, host: tuple[Any, Any, Any], names: tuple[str, str] = ("X", "y")
+) -> tuple[Array, Array, Array | None]:
+    """A chunk of streamed rows read on the host (:func:`read_chunk`) checked and placed on the
+    device, its labels encoded for ``loss`` (a chunk at a time, never all rows)."""
+    Xc, yc = prepare(model, host[0], host[1], loss, *names)
+    return Xc, yc, None if host[2] is None else model.backend.asarray(host[2], model.dtype)
 
 
 def read_all(backend: Backend, values: dict[str, Array]) -> dict[str, float]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..objectives.lossbase import Loss
 from ..objectives.weights import RowWeights
 from .evaluation import prepare, prepare_weights
+from .sources import STREAM_BYTES, is_streamed, rows_of
 
 if TYPE_CHECKING:
     from ..nn.network import Network
@@ -18,12 +19,20 @@ Prepared = tuple[Array, Array, RowWeights | None]
 
 
 def split(
-    model: Network, loss: Loss, X: Array, y: Array, weights: RowWeights | None, fraction: Any, validation_data: Any
+    model: Network,
+    loss: Loss,
+    X: Array,
+    y: Array,
+    weights: RowWeights | None,
+    fraction: Any,
+    validation_data: Any,
+    chunk_bytes: int = STREAM_BYTES,
 ) -> tuple[Prepared, Prepared | None]:
-    """The training rows and the validation data, from prepared ``X``, ``y`` and ``weights``."""
+    """The training rows and the validation data, from prepared ``X``, ``y`` and ``weights``
+    (validation data streamed ``chunk_bytes`` at a time when it is a memmap or array-like)."""
     if validation_split_rows(fraction, validation_data, X.shape[0]) < X.shape[0]:
         return split_off(X, y, weights, fraction)
-    return (X, y, weights), validation(model, loss, validation_data)
+    return (X, y, weights), validation(model, loss, validation_data, chunk_bytes)
 
 
 def validation_split_rows(fraction: Any, validation_data: Any, n: int) -> int:
@@ -49,11 +58,18 @@ def split_off(X: Array, y: Array, weights: RowWeights | None, fraction: float) -
     return (X[:k, ...], y[:k, ...], train_w), (X[k:, ...], y[k:, ...], val_w)
 
 
-def validation(model: Network, loss: Loss, data: Any) -> tuple[Array, Array, RowWeights | None] | None:
+def validation(
+    model: Network, loss: Loss, data: Any, chunk_bytes: int = STREAM_BYTES
+) -> tuple[Array, Array, RowWeights | None] | None:
     if data is None:
         return None
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
         raise TypeError("validation_data: expected a pair (X_val, y_val) or (X_val, y_val, sample_weight_val)")
-    X, y = prepare(model, data[0], data[1], loss, "validation_data[0]", "validation_data[1]")
+    names = ("validation_data[0]", "validation_data[1]")
+    if is_streamed(data[0]) or is_streamed(data[1]):  # read a chunk at a time when measured
+        X, y = rows_of(data[0], data[1], *names, chunk_bytes)
+        weights = prepare_weights(model, loss, y.array, data[2], name="validation_data[2]") if len(data) == 3 else None
+        return X, y, weights
+    X, y = prepare(model, data[0], data[1], loss, *names)
     weights = prepare_weights(model, loss, y, data[2], name="validation_data[2]") if len(data) == 3 else None
     return X, y, weights

@@ -12,7 +12,7 @@ from ..objectives.lossbase import Loss, get_loss
 from ..objectives.metricbase import Metric, MetricSet, output_kind
 from ..objectives.weights import RowWeights
 from ..optim.optimizers import Optimizer, get_optimizer
-from . import holdout
+from . import holdout, streamed
 from . import progress as progress_display
 from .batches import TrainingData, run_steps
 from .callbacks import Callback, History
@@ -20,6 +20,7 @@ from .divergence import DivergenceError, DivergenceGuard, first_bad_step
 from .evaluation import measure, prepare, prepare_weights, read_all, weighted_mean
 from .run import Run
 from .shuffling import ShuffleOrders
+from .sources import STREAM_BYTES, is_streamed
 from .step import TrainStep
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def fit(
     sample_weight: Any = None,
     class_weight: Any = None,
     distributed: Any = None,
+    chunk_bytes: int = STREAM_BYTES,
 ) -> History:
     """Train ``model`` on ``(X, y)``.
 
@@ -86,6 +88,11 @@ def fit(
     is a single process's (see :mod:`portnn.distributed`). Only rank 0 shows progress and writes
     backups.
 
+    ``X`` (and ``y``, ``validation_data``) may be larger than memory: a ``numpy.memmap``
+    (``np.load(path, mmap_mode="r")``) or an array-like with ``shape``, ``dtype`` and row indexing
+    (h5py, zarr) is streamed, read ``chunk_bytes`` of rows (whole batches) at a time, with the same
+    weights as in memory (see :mod:`portnn.train.sources` and :mod:`portnn.train.streamed`).
+
     >>> import portnn as pn
     >>> X, y = pn.datasets.xor()
     >>> net = pn.Sequential(pn.Dense(2, 4), pn.Tanh(), pn.Dense(4, 1), pn.Sigmoid(), seed=0)
@@ -100,11 +107,12 @@ def fit(
     epochs = _checks.positive_int("epochs", epochs)  # type: ignore[assignment]
     batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
     shown = progress_display.resolve(progress)
-    X, y = prepare(model, X, y, loss, "X", "y")
-    weights = prepare_weights(model, loss, y, sample_weight, class_weight)
-    (X, y, weights), validation = holdout.split(model, loss, X, y, weights, validation_split, validation_data)
-    data = TrainingData(X, y, weights, batch_size, shuffle)
+    chunk_bytes = _checks.positive_int("chunk_bytes", chunk_bytes)  # type: ignore[assignment]
+    weighing = (sample_weight, class_weight, validation_split, validation_data)
+    data, validation = _data(model, loss, X, y, *weighing, batch_size, shuffle, chunk_bytes)
     _check_batch_rows(model, data.batches, batch_size)
+    if distributed is not None and data.streamed:
+        raise ValueError("X: streamed data (a memmap or array-like) cannot train data-parallel yet; load it in memory")
     metric_set = MetricSet(metrics, output_kind(model, loss)) if metrics else None
     if distributed is None:
         parallel = None
@@ -175,7 +183,7 @@ class _Loop:
         # a data-parallel fit (portnn.distributed.parallel): its epochs, validation and stop
         self.parallel = parallel
         self.epoch = self.train_epoch if parallel is None else parallel.train_epoch
-        if parallel is None and len(data.batches) == 1 and data.w is None and metric_set is None:
+        if parallel is None and len(data.batches) == 1 and data.w is None and metric_set is None and not data.streamed:
             self.epoch = self.one_step_epoch
         self.metric_set, self.callbacks, self.bar = metric_set, callbacks, bar
         # Histories take in what callbacks after them added to the logs; with no other callback, nothing.
@@ -239,7 +247,10 @@ class _Loop:
     def train_epoch(self) -> tuple[list, dict[str, Array]]:
         """One epoch of steps: the steps' losses and the epoch's loss and metrics, on the device."""
         data, run, order = self.data, self.step_call, None
-        if len(data.batches) == 1:
+        if data.streamed:
+            order = None if self.orders is None else self.orders.take()[0]
+            outs = data.steps(run, order)
+        elif len(data.batches) == 1:
             outs = [run(data.X, data.y)] if data.w is None else [run(data.X, data.y, data.w)]
         elif self.orders is not None:
             order, on_device = self.orders.take()
@@ -252,6 +263,19 @@ class _Loop:
         values = {"loss": weighted_mean(losses, data.counts(order))}
         values.update(self.metric_set.values(self.model.xp, [out[1] for out in outs]))
         return losses, values
+
+
+def _data(model: Network, loss: Loss, X: Any, y: Any, *args: Any) -> tuple[Any, tuple | None]:
+    """The training and validation data of a fit (``args``: sample and class weight, validation
+    split and data, batch size, shuffle, chunk bytes): streamed when ``X`` or ``y`` is
+    (:mod:`portnn.train.sources`), else on the device whole."""
+    if is_streamed(X) or is_streamed(y):
+        return streamed.prepare_fit(model, loss, X, y, *args)
+    sample_weight, class_weight, split, validation_data, batch_size, shuffle, chunk_bytes = args
+    X, y = prepare(model, X, y, loss, "X", "y")
+    weights = prepare_weights(model, loss, y, sample_weight, class_weight)
+    (X, y, weights), validation = holdout.split(model, loss, X, y, weights, split, validation_data, chunk_bytes)
+    return TrainingData(X, y, weights, batch_size, shuffle), validation
 
 
 def _check_batch_rows(model: Network, batches: list[tuple[int, int]], batch_size: int | None) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import io
 from .._xp import spec_with_device
 from ..nn.network import Network
-from . import checkpoint, evaluation
+from . import checkpoint, evaluation, streamed
 from .loop import fit as _fit
 
 if TYPE_CHECKING:
@@ -48,6 +48,24 @@ class Sequential(Network):
     # parameters and documentation (the network is their first argument).
     fit = _fit
     evaluate = evaluation.evaluate
+
+    def predict(self, X: Any, batch_size: int | None = None, out: Any = None) -> Any:
+        """Outputs for ``X`` (inference mode: Dropout off): on the model's backend for ``X`` in
+        memory; for a streamed ``X`` (a memmap or array-like, see :mod:`portnn.train.sources`),
+        or when ``out`` is given, a host NumPy array (``out``, a memmap say, filled and returned),
+        ``X`` read a chunk at a time and ``batch_size`` rows (None: a chunk's) on the device at once.
+
+        >>> import numpy as np, portnn as pn
+        >>> net = pn.Sequential(pn.Dense(2, 1), seed=0)
+        >>> out = np.zeros((3, 1), np.float32)
+        >>> net.predict(np.ones((3, 2)), out=out) is out
+        True
+        """
+        if out is None and not streamed.is_streamed(X):
+            return super().predict(X, batch_size)
+        return streamed.predict(self, X, batch_size, out)
+
+    __call__ = predict
 
     def save(self, path: str | os.PathLike, include_optimizer: bool = False) -> None:
         """Save to a safetensors file (atomically, checksummed): parameters, buffers, architecture,

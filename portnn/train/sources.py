@@ -1,0 +1,146 @@
+"""Data larger than memory: arrays on disk (NumPy memmaps, h5py or zarr datasets) read a chunk of
+rows at a time, never whole.
+
+Which path an input takes (:func:`is_streamed`): a ``numpy.memmap`` (what
+``np.load(path, mmap_mode="r")`` returns), or any object that is not an array of a backend
+library, a list or a tuple, but has ``shape``, ``dtype`` and row indexing, is *streamed*: read
+``chunk_bytes`` of rows at a time. Everything else (NumPy arrays, lists, torch/JAX/CuPy arrays)
+is in memory and goes to the device whole, as before. ``np.asarray(memmap)`` is an ordinary array
+and so takes the in-memory path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import numpy as np
+
+from .._xp import is_array, to_numpy
+
+Array = Any
+T = TypeVar("T")
+R = TypeVar("R")
+
+CHUNK_BYTES = 2**20  # the in-memory path's gathers: a chunk stays in cache
+STREAM_BYTES = 64 * 2**20  # the default budget of a streamed chunk
+
+
+def is_streamed(x: Any) -> bool:
+    """Whether ``x`` is read a chunk at a time (see the module's rule).
+
+    >>> import numpy as np
+    >>> is_streamed(np.zeros((3, 2))), is_streamed([[1.0, 2.0]])
+    (False, False)
+    """
+    if isinstance(x, np.memmap):
+        return True
+    if isinstance(x, (np.ndarray, list, tuple, str, bytes, dict)) or is_array(x):
+        return False
+    return all(hasattr(x, name) for name in ("shape", "dtype", "__getitem__"))
+
+
+def host_rows(x: Any) -> Any:
+    """``x`` as something :class:`Rows` reads from: streamed inputs and NumPy arrays as they
+    are, other arrays and lists as host NumPy arrays."""
+    if is_streamed(x) or isinstance(x, np.ndarray):
+        return x
+    return to_numpy(x) if is_array(x) else np.asarray(x)
+
+
+class Rows:
+    """Rows ``start:stop`` of an array-like, read on the host a chunk at a time.
+
+    >>> import numpy as np
+    >>> rows = Rows(np.arange(10.0).reshape(5, 2), 1)
+    >>> rows.read(np.array([2, 0]), 0, 2).tolist()
+    [[6.0, 7.0], [2.0, 3.0]]
+    """
+
+    def __init__(self, array: Any, start: int = 0, stop: int | None = None, budget: int = STREAM_BYTES) -> None:
+        self.array, self.start, self.budget = array, start, budget  # budget: bytes read at once
+        self.stop = int(array.shape[0]) if stop is None else stop
+        self.n = self.stop - self.start
+        self.shape = (self.n, *tuple(array.shape[1:]))
+        self.dtype = array.dtype
+
+    def split(self, k: int) -> tuple[Rows, Rows]:
+        """The first ``k`` rows and the rest."""
+        return Rows(self.array, self.start, self.start + k, self.budget), Rows(
+            self.array, self.start + k, self.stop, self.budget
+        )
+
+    def read(self, rows: np.ndarray | None, a: int = 0, b: int = 0) -> np.ndarray:
+        """Rows ``a:b`` (``rows`` is None), or the given rows in their order: read from the array in
+        ascending order (for locality on disk; h5py requires it) and put back in ``rows``' order."""
+        if rows is None:
+            return np.asarray(self.array[self.start + a : self.start + b])
+        order = np.argsort(rows, kind="stable")
+        data = np.asarray(self.array[rows[order] + self.start])
+        out = np.empty_like(data)
+        out[order] = data
+        return out
+
+
+def rows_of(X: Any, y: Any, x_name: str, y_name: str, budget: int = STREAM_BYTES) -> tuple[Rows, Rows]:
+    """``X`` and ``y`` as :class:`Rows` read ``budget`` bytes at a time, checked for what can be
+    checked before reading them."""
+    Xr, yr = Rows(host_rows(X), budget=budget), Rows(host_rows(y), budget=budget)
+    if len(Xr.shape) != 2:
+        raise ValueError(f"{x_name}: expected a 2-D array (samples, features), got shape {Xr.shape}")
+    if Xr.n == 0:
+        raise ValueError(f"{x_name}: has zero rows (shape {Xr.shape})")
+    if len(yr.shape) == 0 or yr.n != Xr.n:
+        raise ValueError(f"{y_name}: expected {Xr.n} rows to match X, got shape {yr.shape}")
+    return Xr, yr
+
+
+def read_chunk(X: Rows, y: Rows, w: Any, rows: np.ndarray | None, a: int, b: int) -> tuple[Any, Any, Any]:
+    """Rows ``a:b`` (or ``rows[a:b]`` of a shuffle order) of ``X``, ``y`` and the host weights ``w``
+    (or None), on the host."""
+    picked = None if rows is None else rows[a:b]
+    wc = None if w is None else (w[a:b] if picked is None else w[picked])
+    return X.read(picked, a, b), y.read(picked, a, b), wc
+
+
+def row_values(X: Any, y: Any = None) -> int:
+    """The values one row of ``X`` (and ``y``) holds: what a chunk's budget counts."""
+    values = max(1, math.prod(X.shape[1:]))
+    return values if y is None else values + max(1, math.prod(y.shape[1:]))
+
+
+def chunks(
+    batches: list[tuple[int, int]], values: int, budget: int = CHUNK_BYTES
+) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """Consecutive batches grouped into chunks of about ``budget`` bytes (rows of ``values``
+    values, counted as float64), at least one batch each: each chunk's row range and its batches'
+    ranges within it.
+
+    >>> chunks([(0, 2), (2, 4), (4, 5)], 1, 32)
+    [(0, 4, [(0, 2), (2, 4)]), (4, 5, [(0, 1)])]
+    """
+    per_chunk = max(1, budget // (values * 8 * (batches[0][1] - batches[0][0])))
+    grouped = []
+    for i in range(0, len(batches), per_chunk):
+        group = batches[i : i + per_chunk]
+        start = group[0][0]
+        grouped.append((start, group[-1][1], [(a - start, b - start) for a, b in group]))
+    return grouped
+
+
+def prefetched(read: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+    """``read(item)`` for each item in turn, the next one read by a background thread while the
+    caller works on the current one (disk reads and copies release the GIL)."""
+    if len(items) == 1:
+        yield read(items[0])
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="portnn-read") as pool:
+        ahead = pool.submit(read, items[0])
+        for i in range(len(items)):
+            current = ahead.result()
+            if i + 1 < len(items):
+                ahead = pool.submit(read, items[i + 1])
+            yield current
+            del current

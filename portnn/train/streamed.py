@@ -1,0 +1,134 @@
+"""A fit, evaluate or predict on streamed data (:mod:`portnn.train.sources`): rows read from disk
+and moved to the device a chunk of whole batches at a time, the next chunk read by a background
+thread while the current one trains.
+
+The batches and their order are those of the in-memory fit: the same shuffle order each epoch,
+each chunk's rows read in ascending order and put back in the order's, the same steps on the same
+rows; so the weights are bit for bit those of ``fit(np.asarray(X), np.asarray(y))``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import _checks
+from .._xp import to_numpy
+from ..objectives.lossbase import Loss
+from ..objectives.weights import RowWeights
+from . import holdout
+from .batches import run_steps
+from .evaluation import batch_counts, prepare_rows, prepare_weights
+from .sources import STREAM_BYTES, Rows, chunks, host_rows, is_streamed, prefetched, read_chunk, row_values, rows_of
+
+if TYPE_CHECKING:
+    from ..nn.network import Network
+
+Array = Any
+
+__all__ = ["StreamedData", "is_streamed", "predict", "prepare_fit"]
+
+
+class StreamedData:
+    """The training rows of a streamed fit, their batches and chunks; what each batch counts for
+    in the epoch's loss. The fit loop asks :meth:`steps` for an epoch's steps."""
+
+    streamed = True
+
+    def __init__(
+        self,
+        model: Network,
+        loss: Loss,
+        X: Rows,
+        y: Rows,
+        weights: RowWeights | None,
+        batch_size: int | None,
+        shuffle: bool,
+        chunk_bytes: int,
+    ) -> None:
+        n = X.n
+        size = n if batch_size is None else min(batch_size, n)
+        self.model, self.loss, self.X, self.y, self.weights, self.shuffle, self.n = (
+            model,
+            loss,
+            X,
+            y,
+            weights,
+            shuffle,
+            n,
+        )
+        self.w = None if weights is None else weights.host
+        self.batches = [(i, min(i + size, n)) for i in range(0, n, size)]
+        self.chunks = chunks(self.batches, row_values(X, y), chunk_bytes)
+        self.fixed_counts = batch_counts(self.batches, weights)
+
+    def counts(self, order: Any) -> list:
+        """Each batch's count in the epoch's mean, for the rows taken in ``order``."""
+        if order is None or self.weights is None:
+            return self.fixed_counts
+        return batch_counts(self.batches, self.weights, order)
+
+    def steps(self, run: Any, order: np.ndarray | None) -> list:
+        """One epoch's steps over the rows taken in ``order`` (host indices; None: as stored)."""
+        outs: list = []
+        X, y, w = self.X, self.y, self.w
+        hosts = prefetched(lambda c: read_chunk(X, y, w, order, c[0], c[1]), self.chunks)
+        for (_, _, local), host in zip(self.chunks, hosts):
+            Xc, yc, wc = prepare_rows(self.model, self.loss, host)
+            outs += run_steps(run, Xc, yc, wc, local)
+        return outs
+
+
+def prepare_fit(
+    model: Network,
+    loss: Loss,
+    X: Any,
+    y: Any,
+    sample_weight: Any,
+    class_weight: Any,
+    validation_split: Any,
+    validation_data: Any,
+    batch_size: int | None,
+    shuffle: bool,
+    chunk_bytes: int,
+) -> tuple[StreamedData, tuple | None]:
+    """The streamed training data and the validation data (streamed when its ``X`` is) of a fit."""
+    Xr, yr = rows_of(X, y, "X", "y", chunk_bytes)
+    labels = yr.array if class_weight is None else yr.read(None, 0, yr.n)  # class weights: y read once, whole
+    weights = prepare_weights(model, loss, labels, sample_weight, class_weight)
+    validation: tuple | None
+    k = holdout.validation_split_rows(validation_split, validation_data, Xr.n)
+    if k < Xr.n:
+        (Xr, Xv), (yr, yv) = Xr.split(k), yr.split(k)
+        train_w = None if weights is None else RowWeights(weights.host[:k], None)
+        val_w = None if weights is None else RowWeights(weights.host[k:], None)
+        weights, validation = train_w, (Xv, yv, val_w)
+    else:
+        validation = holdout.validation(model, loss, validation_data, chunk_bytes)
+    return StreamedData(model, loss, Xr, yr, weights, batch_size, shuffle, chunk_bytes), validation
+
+
+def predict(
+    model: Network, X: Any, batch_size: int | None = None, out: Any = None, chunk_bytes: int = STREAM_BYTES
+) -> Any:
+    """``model``'s outputs for streamed ``X`` as a host NumPy array (or written into ``out``, a
+    memmap say, and returned): ``batch_size`` rows at a time (None: a chunk's rows), read a
+    chunk at a time, never all inputs on the device."""
+    batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
+    Xr = Rows(host_rows(X))
+    if len(Xr.shape) != 2 or Xr.n == 0:
+        raise ValueError(f"X: expected a 2-D array (samples, features) with rows, got shape {Xr.shape}")
+    n = Xr.n
+    size = min(n, batch_size or max(1, chunk_bytes // (8 * row_values(Xr))))
+    groups = chunks([(a, min(a + size, n)) for a in range(0, n, size)], row_values(Xr), chunk_bytes)
+    for (start, _, local), host in zip(groups, prefetched(lambda g: Xr.read(None, g[0], g[1]), groups)):
+        Xc = model.check_features(host)
+        for a, b in local:
+            part = to_numpy(model.forward(Xc[a:b, ...], False)[0])
+            if out is None:
+                out = np.empty((n, *part.shape[1:]), part.dtype)
+            if tuple(out.shape) != (n, *part.shape[1:]):
+                raise ValueError(f"out: expected shape {(n, *part.shape[1:])}, got {tuple(out.shape)}")
+            out[start + a : start + b] = part
+    return out
