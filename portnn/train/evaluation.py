@@ -15,7 +15,18 @@ from ..objectives.lossbase import Loss, get_loss
 from ..objectives.metricbase import Metric, MetricSet, output_kind
 from ..objectives.misuse import check_output
 from ..objectives.weights import RowWeights
-from .sources import STREAM_BYTES, Rows, chunks, is_streamed, prefetched, read_chunk, row_values, rows_of
+from .sources import (
+    STREAM_BYTES,
+    Batches,
+    Rows,
+    chunks,
+    is_batches,
+    is_streamed,
+    prefetched,
+    read_chunk,
+    row_values,
+    rows_of,
+)
 
 if TYPE_CHECKING:
     from ..nn.network import Network
@@ -26,7 +37,7 @@ Array = Any
 def evaluate(
     model: Network,
     X: Any,
-    y: Any,
+    y: Any = None,
     *,
     loss: str | Loss | None = None,
     metrics: Sequence[str | Metric] | None = None,
@@ -37,7 +48,8 @@ def evaluate(
     """The loss (under ``"loss"``) and each metric (under its name) of ``model`` on ``(X, y)``:
     inference mode (Dropout off), ``batch_size`` rows at a time (``None``: all at once), computed
     on the device and read once at the end. With ``sample_weight`` (one per row) each is the
-    weighted mean over rows. A memmap or array-like ``X`` is streamed (see :mod:`portnn.train.sources`),
+    weighted mean over rows. With ``y`` left out, ``X`` is an iterable of ``(X, y)`` or
+    ``(X, y, sample_weight)`` batches, each measured as one. A memmap or array-like ``X`` is streamed (see :mod:`portnn.train.sources`),
     ``batch_size=None`` then meaning a chunk's rows (``chunk_bytes`` of them at a time). ``loss`` and ``metrics`` left out are the last ``fit``'s (as Keras
     measures what the model was compiled with), or ``"mse"`` and none before any fit.
 
@@ -53,7 +65,11 @@ def evaluate(
     loss = get_loss(loss if loss is not None else (model.loss or "mse"))
     metrics = metrics if metrics is not None else model.metrics
     batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
-    if is_streamed(X) or is_streamed(y):  # read a chunk at a time (portnn.train.sources)
+    if is_batches(X, y):  # an iterable of (X, y[, sample_weight]) batches
+        if sample_weight is not None:
+            raise TypeError("sample_weight: batches carry their own weights, as (X, y, sample_weight)")
+        X, row_weights = Batches(X), None
+    elif is_streamed(X) or is_streamed(y):  # read a chunk at a time (portnn.train.sources)
         X, y = rows_of(X, y, "X", "y", _checks.positive_int("chunk_bytes", chunk_bytes))  # type: ignore[arg-type]
         row_weights = prepare_weights(model, loss, y.array, sample_weight)
     else:
@@ -116,23 +132,39 @@ def measure(
     metric_set: MetricSet | None,
     batch_size: int | None = None,
 ) -> dict[str, Array]:
-    """The loss and the metrics of ``model`` on prepared data (or streamed :class:`Rows`), in
-    inference mode: 0-D arrays on the device, nothing read."""
-    xp, n = model.xp, X.shape[0]
-    if isinstance(X, Rows) and batch_size is None:  # streamed: batches of a chunk's rows
-        batch_size = max(1, X.budget // (8 * row_values(X, y)))
-    size = n if batch_size is None else min(batch_size, n)
-    ranges = [(a, min(a + size, n)) for a in range(0, n, size)]
-    losses, stats = [], []
-    for Xb, yb, wb in _batches(model, loss, X, y, row_weights, ranges):
+    """The loss and the metrics of ``model`` on prepared data (streamed :class:`Rows`, or
+    :class:`Batches`), in inference mode: 0-D arrays on the device, nothing read."""
+    xp = model.xp
+    if isinstance(X, Batches):
+        items: Iterator = (prepare_batch(model, loss, batch) for batch in X.epoch())
+    else:
+        n = X.shape[0]
+        if isinstance(X, Rows) and batch_size is None:  # streamed: batches of a chunk's rows
+            batch_size = max(1, X.budget // (8 * row_values(X, y)))
+        size = n if batch_size is None else min(batch_size, n)
+        ranges = [(a, min(a + size, n)) for a in range(0, n, size)]
+        items = zip(_batches(model, loss, X, y, row_weights, ranges), batch_counts(ranges, row_weights))
+    losses, stats, counts = [], [], []
+    for (Xb, yb, wb), count in items:
         pred = model.forward(Xb, False)[0]
         losses.append(loss.value_and_grad(xp, pred, yb)[0] if wb is None else loss.value_and_grad(xp, pred, yb, wb)[0])
+        counts.append(count)
         if metric_set is not None:
             stats.append(metric_set(xp, pred, yb, wb))
-    values = {"loss": weighted_mean(losses, batch_counts(ranges, row_weights))}
+    values = {"loss": weighted_mean(losses, counts)}
     if metric_set is not None:
         values.update(metric_set.values(xp, stats))
     return values
+
+
+def prepare_batch(model: Network, loss: Loss, batch: tuple, names: tuple[str, str] = ("X", "y")) -> tuple[tuple, Any]:
+    """One ``(X, y, sample_weight or None)`` batch of an iterable checked, converted to the model's
+    backend and dtype and its labels encoded; and what it counts for in a mean over rows."""
+    Xb, yb = prepare(model, batch[0], batch[1], loss, *names)
+    weights = prepare_weights(model, loss, yb, batch[2])
+    if weights is None:
+        return (Xb, yb, None), Xb.shape[0]
+    return (Xb, yb, weights.device), weights.batch_totals([(0, Xb.shape[0])])[0]
 
 
 def _batches(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..objectives.lossbase import Loss
 from ..objectives.weights import RowWeights
 from .evaluation import prepare, prepare_weights
-from .sources import STREAM_BYTES, is_streamed, rows_of
+from .sources import STREAM_BYTES, Batches, is_batches, is_streamed, rows_of
 
 if TYPE_CHECKING:
     from ..nn.network import Network
@@ -63,6 +63,8 @@ def validation(
 ) -> tuple[Array, Array, RowWeights | None] | None:
     if data is None:
         return None
+    if is_batches(data, None) and not _arrays(data):  # an iterable of batches, measured each epoch
+        return Batches(data, name="validation_data"), None, None
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
         raise TypeError("validation_data: expected a pair (X_val, y_val) or (X_val, y_val, sample_weight_val)")
     names = ("validation_data[0]", "validation_data[1]")
@@ -73,3 +75,11 @@ def validation(
     X, y = prepare(model, data[0], data[1], loss, *names)
     weights = prepare_weights(model, loss, y, data[2], name="validation_data[2]") if len(data) == 3 else None
     return X, y, weights
+
+
+def _arrays(data: Any) -> bool:
+    """Whether ``validation_data`` is ``(X_val, y_val[, sample_weight_val])``, not a list or tuple
+    of batches (tuples, each ``(X, y[, sample_weight])``)."""
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        return False
+    return not all(isinstance(part, tuple) and len(part) in (2, 3) for part in data)

@@ -12,15 +12,15 @@ from ..objectives.lossbase import Loss, get_loss
 from ..objectives.metricbase import Metric, MetricSet, output_kind
 from ..objectives.weights import RowWeights
 from ..optim.optimizers import Optimizer, get_optimizer
-from . import holdout, streamed
 from . import progress as progress_display
 from .batches import TrainingData, run_steps
 from .callbacks import Callback, History
 from .divergence import DivergenceError, DivergenceGuard, first_bad_step
-from .evaluation import measure, prepare, prepare_weights, read_all, weighted_mean
+from .evaluation import measure, read_all, weighted_mean
+from .fitdata import fit_data
 from .run import Run
 from .shuffling import ShuffleOrders
-from .sources import STREAM_BYTES, is_streamed
+from .sources import STREAM_BYTES
 from .step import TrainStep
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ Array = Any
 def fit(
     model: Network,
     X: Any,
-    y: Any,
+    y: Any = None,
     *,
     loss: str | Loss = "mse",
     optimizer: str | Optimizer | None = None,
@@ -51,6 +51,7 @@ def fit(
     class_weight: Any = None,
     distributed: Any = None,
     chunk_bytes: int = STREAM_BYTES,
+    steps_per_epoch: int | None = None,
 ) -> History:
     """Train ``model`` on ``(X, y)``.
 
@@ -91,7 +92,10 @@ def fit(
     ``X`` (and ``y``, ``validation_data``) may be larger than memory: a ``numpy.memmap``
     (``np.load(path, mmap_mode="r")``) or an array-like with ``shape``, ``dtype`` and row indexing
     (h5py, zarr) is streamed, read ``chunk_bytes`` of rows (whole batches) at a time, with the same
-    weights as in memory (see :mod:`portnn.train.sources` and :mod:`portnn.train.streamed`).
+    weights as in memory (see :mod:`portnn.train.sources` and :mod:`portnn.train.streamed`). With
+    ``y`` left out, ``X`` is an iterable of ``(X, y)`` or ``(X, y, sample_weight)`` batches in any
+    namespace (a list, a PyTorch ``DataLoader``), each batch one step; ``steps_per_epoch`` as in
+    Keras (a one-shot generator gives one epoch unless it is set); ``validation_data`` the same.
 
     >>> import portnn as pn
     >>> X, y = pn.datasets.xor()
@@ -109,7 +113,7 @@ def fit(
     shown = progress_display.resolve(progress)
     chunk_bytes = _checks.positive_int("chunk_bytes", chunk_bytes)  # type: ignore[assignment]
     weighing = (sample_weight, class_weight, validation_split, validation_data)
-    data, validation = _data(model, loss, X, y, *weighing, batch_size, shuffle, chunk_bytes)
+    data, validation = fit_data(model, loss, X, y, weighing, batch_size, shuffle, chunk_bytes, epochs, steps_per_epoch)
     _check_batch_rows(model, data.batches, batch_size)
     if distributed is not None and data.streamed:
         raise ValueError("X: streamed data (a memmap or array-like) cannot train data-parallel yet; load it in memory")
@@ -265,22 +269,11 @@ class _Loop:
         return losses, values
 
 
-def _data(model: Network, loss: Loss, X: Any, y: Any, *args: Any) -> tuple[Any, tuple | None]:
-    """The training and validation data of a fit (``args``: sample and class weight, validation
-    split and data, batch size, shuffle, chunk bytes): streamed when ``X`` or ``y`` is
-    (:mod:`portnn.train.sources`), else on the device whole."""
-    if is_streamed(X) or is_streamed(y):
-        return streamed.prepare_fit(model, loss, X, y, *args)
-    sample_weight, class_weight, split, validation_data, batch_size, shuffle, chunk_bytes = args
-    X, y = prepare(model, X, y, loss, "X", "y")
-    weights = prepare_weights(model, loss, y, sample_weight, class_weight)
-    (X, y, weights), validation = holdout.split(model, loss, X, y, weights, split, validation_data, chunk_bytes)
-    return TrainingData(X, y, weights, batch_size, shuffle), validation
-
-
 def _check_batch_rows(model: Network, batches: list[tuple[int, int]], batch_size: int | None) -> None:
     """Refuse, before the first step, a batch too small for a layer (BatchNorm needs 2 rows)."""
     layer = max(model.layers, key=lambda x: x.min_batch_rows, default=None)
+    if not batches:  # an iterable's batches: not known ahead
+        return
     smallest = min(b - a for a, b in batches)
     if layer is not None and smallest < layer.min_batch_rows:
         n = batches[-1][1]

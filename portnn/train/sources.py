@@ -42,6 +42,63 @@ def is_streamed(x: Any) -> bool:
     return all(hasattr(x, name) for name in ("shape", "dtype", "__getitem__"))
 
 
+def is_batches(X: Any, y: Any) -> bool:
+    """Whether ``X`` with ``y`` left out is an iterable of ``(X, y[, sample_weight])`` batches
+    (a list of them, a PyTorch ``DataLoader``, a generator): anything iterable without ``shape``."""
+    return y is None and not isinstance(X, (str, bytes, dict)) and not hasattr(X, "shape") and hasattr(X, "__iter__")
+
+
+class Batches:
+    """An iterable of ``(X, y)`` or ``(X, y, sample_weight)`` batches, each one step: all of it
+    each epoch, or ``steps_per_epoch`` batches, one iterator going on across epochs (and starting
+    over when it ends, where the iterable can).
+
+    >>> batches = Batches([(1, 2), (3, 4, 5)], steps_per_epoch=3)
+    >>> list(batches.epoch())
+    [(1, 2, None), (3, 4, 5), (1, 2, None)]
+    """
+
+    def __init__(self, data: Any, steps_per_epoch: int | None = None, name: str = "X") -> None:
+        self.data, self.steps, self.name = data, steps_per_epoch, name
+        self.one_shot = isinstance(data, Iterator)  # a generator: iter() does not start it over
+        self._it: Iterator | None = None
+
+    def check_epochs(self, epochs: int) -> None:
+        """``ValueError`` before any step when a one-shot iterator is asked for several epochs."""
+        if self.one_shot and self.steps is None and epochs > 1:
+            raise ValueError(
+                f"{self.name}: a one-shot iterator (a generator) gives one epoch, but epochs={epochs}; pass a "
+                "re-iterable (a list, a DataLoader, an object whose __iter__ starts over) or steps_per_epoch"
+            )
+
+    def epoch(self) -> Iterator[tuple[Any, Any, Any]]:
+        """One epoch's batches as ``(X, y, sample_weight or None)``."""
+        if self.steps is None:
+            yield from (self._unpack(batch) for batch in self.data)
+            return
+        for _ in range(self.steps):
+            yield self._unpack(self._next())
+
+    def _next(self) -> Any:
+        for fresh in (False, True):
+            if self._it is None or fresh:
+                if fresh and self.one_shot:
+                    break
+                self._it = iter(self.data)
+            try:
+                return next(self._it)
+            except StopIteration:
+                continue
+        raise ValueError(f"{self.name}: the iterator ran out of batches before steps_per_epoch={self.steps} of them")
+
+    def _unpack(self, batch: Any) -> tuple[Any, Any, Any]:
+        if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
+            raise TypeError(
+                f"{self.name}: expected batches (X, y) or (X, y, sample_weight), got {type(batch).__name__}"
+            )
+        return batch[0], batch[1], batch[2] if len(batch) == 3 else None
+
+
 def host_rows(x: Any) -> Any:
     """``x`` as something :class:`Rows` reads from: streamed inputs and NumPy arrays as they
     are, other arrays and lists as host NumPy arrays."""

@@ -1,0 +1,89 @@
+"""The data of one fit, prepared once: in memory (on the device whole), streamed from a memmap or
+array-like (:mod:`portnn.train.streamed`), or an iterable of batches (:class:`BatchesData`); and
+the validation data, in any of the same forms."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import _checks
+from ..objectives.lossbase import Loss
+from . import holdout, streamed
+from .batches import TrainingData
+from .evaluation import prepare, prepare_batch, prepare_weights
+from .sources import Batches, is_batches, is_streamed
+
+if TYPE_CHECKING:
+    from ..nn.network import Network
+
+
+class BatchesData:
+    """An iterable of batches as a fit's training data: each batch one step, converted to the
+    model's backend and dtype on the way; what each counted for in the epoch's loss is known once
+    the epoch has run."""
+
+    streamed, shuffle, w = True, False, None
+
+    def __init__(self, model: Network, loss: Loss, batches: Batches) -> None:
+        self.model, self.loss, self.source, self.n = model, loss, batches, 0
+        self.batches: list[tuple[int, int]] = []  # not known ahead
+        self.last_counts: list = []
+
+    def counts(self, order: Any) -> list:
+        """Each batch's count in the epoch's mean: its rows or total weight, in the last epoch."""
+        return self.last_counts
+
+    def steps(self, run: Any, order: Any) -> list:
+        """One epoch's steps, one per batch."""
+        outs, counts, rows = [], [], 0
+        for batch in self.source.epoch():
+            (Xb, yb, wb), count = prepare_batch(self.model, self.loss, batch)
+            outs.append(run(Xb, yb) if wb is None else run(Xb, yb, wb))
+            counts.append(count)
+            rows += Xb.shape[0]
+        if not outs:
+            raise ValueError(f"{self.source.name}: the iterable gave no batches")
+        self.last_counts, self.n = counts, rows
+        return outs
+
+
+def fit_data(
+    model: Network,
+    loss: Loss,
+    X: Any,
+    y: Any,
+    weighing: tuple[Any, Any, Any, Any],
+    batch_size: int | None,
+    shuffle: bool,
+    chunk_bytes: int,
+    epochs: int,
+    steps_per_epoch: int | None,
+) -> tuple[Any, tuple | None]:
+    """The training and validation data of a fit; ``weighing``: sample and class weight,
+    validation split and validation data. An iterable of batches (``y`` left out, see
+    :func:`portnn.train.sources.is_batches`) trains a step per batch; a memmap or array-like is
+    streamed (:func:`portnn.train.sources.is_streamed`); anything else goes to the device whole."""
+    sample_weight, class_weight, split, validation_data = weighing
+    steps_per_epoch = _checks.positive_int("steps_per_epoch", steps_per_epoch, allow_none=True)
+    if is_batches(X, y):
+        if sample_weight is not None or class_weight is not None or split:
+            raise TypeError(
+                "X: batches carry their own weights; sample_weight, class_weight and validation_split need arrays"
+            )
+        source = Batches(X, steps_per_epoch)
+        source.check_epochs(epochs)
+        validation = holdout.validation(model, loss, validation_data, chunk_bytes)
+        if validation is not None and isinstance(validation[0], Batches):
+            validation[0].check_epochs(epochs)
+        return BatchesData(model, loss, source), validation
+    if steps_per_epoch is not None:
+        raise TypeError("steps_per_epoch: only for an iterable of batches (X with y left out)")
+    if y is None:
+        raise TypeError("y: expected targets, or X an iterable of (X, y) batches")
+    if is_streamed(X) or is_streamed(y):
+        args = (sample_weight, class_weight, split, validation_data, batch_size, shuffle, chunk_bytes)
+        return streamed.prepare_fit(model, loss, X, y, *args)
+    X, y = prepare(model, X, y, loss, "X", "y")
+    weights = prepare_weights(model, loss, y, sample_weight, class_weight)
+    (X, y, weights), validation = holdout.split(model, loss, X, y, weights, split, validation_data, chunk_bytes)
+    return TrainingData(X, y, weights, batch_size, shuffle), validation
