@@ -1,6 +1,7 @@
 """Data larger than memory (issue 24, part 1): memmaps and array-likes are streamed by fit,
 evaluate and predict a chunk at a time, with the weights, logs and outputs of the in-memory path."""
 
+import threading
 import tracemalloc
 
 import numpy as np
@@ -17,9 +18,10 @@ class DiskLike:
     no conversion to an array; it records the rows of each read."""
 
     def __init__(self, array):
-        self.data, self.shape, self.dtype, self.reads = array, array.shape, array.dtype, []
+        self.data, self.shape, self.dtype, self.reads, self.threads = array, array.shape, array.dtype, [], set()
 
     def __getitem__(self, index):
+        self.threads.add(threading.current_thread().name)
         if isinstance(index, np.ndarray):
             assert np.all(np.diff(index) > 0), "rows must be read in ascending order"
             self.reads.append(index.shape[0])
@@ -83,6 +85,8 @@ def test_array_like_is_read_in_sorted_chunks_within_the_budget(spec, files):
     # 1000 bytes hold 20 rows of 5 + 1 values (as float64): one batch of 16 per chunk
     assert disk_X.reads and max(disk_X.reads) == 16
     assert disk_y.reads == [N, *disk_X.reads]  # class weights: the labels read once, whole
+    # the next chunk is read by a background thread while the current one trains
+    assert any(name.startswith("portnn-read") for name in disk_X.threads)
 
 
 def test_validation_split_streamed(files):
@@ -151,3 +155,10 @@ def test_clear_errors(files):
         net.predict(Xm, out=np.zeros((N, K + 1), np.float32))
     with pytest.raises(ValueError, match="X: the model takes 5 features"):
         net.predict(DiskLike(np.zeros((4, 3), np.float32)))
+
+
+def test_readme_section_runs(capsys):
+    from readme_blocks import python_block
+
+    exec(compile(python_block("## Data larger than memory"), "README.md", "exec"), {})
+    assert float(capsys.readouterr().out.strip()) > 0
