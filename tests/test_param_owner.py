@@ -108,3 +108,20 @@ def test_a_reset_optimizer_state_reaches_the_compiled_step(jax_bk):
     optimizer.state = {k: {n: jax_bk.xp.zeros_like(v) for n, v in e.items()} for k, e in optimizer.state.items()}
     net.fit(X, y, optimizer=optimizer, epochs=1, progress=False)
     assert all(np.abs(pn.to_numpy(e["m"])).sum() > 0 for e in optimizer.state.values())
+
+
+def test_assigning_a_parameter_writes_into_the_block(bk64, rng):
+    if not bk64.writeable:
+        pytest.skip("no parameter block: assigning rebinds")
+    net = _net(bk64.spec)
+    weight = next(p for p in net.parameters() if p.name == "0.weight")
+    new = rng.normal(size=(3, 5))
+    weight.value = new  # a NumPy array: its values go into the block, on the model's backend
+    assert net.parameter_block.intact()
+    np.testing.assert_array_equal(pn.to_numpy(net.state_dict()["0.weight"]), new)
+    X, y = _data()
+    net.fit(X, y, optimizer=pn.optim.SGD(lr=0.1), epochs=1, progress=False)
+    assert net.optimizer.flat is not None  # the update stays one call on the block
+    assert np.max(np.abs(pn.to_numpy(net.state_dict()["0.weight"]) - new)) > 0
+    with pytest.raises(ValueError, match=r"0.weight: expected an array of shape \(3, 5\), got \(2, 2\)"):
+        weight.value = np.zeros((2, 2))

@@ -72,6 +72,7 @@ class Network:
             layer.params = {k: backend.asarray(_owned(v), self.dtype) for k, v in params.items()}
             layer.grads = {k: xp.zeros_like(v) for k, v in layer.params.items()}
             layer.buffers = {k: backend.asarray(_owned(v), self.dtype) for k, v in buffers.items()}
+        self.parameter_block: ParameterBlock | None = None  # (what build is handed is not the old block's)
         self.parameter_block = ParameterBlock.build(backend, self.parameters())
         if self.optimizer is not None:
             self.optimizer.move(backend, self.dtype)
@@ -107,8 +108,9 @@ class Network:
     # -- arrays ---------------------------------------------------------------------------------
     def parameters(self) -> list[Parameter]:
         """The trainable arrays, in layer order, named ``"<layer index>.<name>"`` like ``state_dict``."""
+        block = self.parameter_block  # the owner of their storage, where there is one
         return [
-            Parameter(f"{i}.{name}", layer.params, layer.grads, name)
+            Parameter(f"{i}.{name}", layer.params, layer.grads, name, block)
             for i, layer in enumerate(self.layers)
             for name in layer.params
         ]

@@ -50,6 +50,7 @@ class ParameterBlock:
         for p, value, grad in zip(parameters, value_views, grad_views):
             p.value, p.grad = backend.copy_into(value, p.value), backend.copy_into(grad, p.grad)
         self.value_slots = [(p.store, p.key, view) for p, view in zip(parameters, value_views)]
+        self.index = {name: i for i, name in enumerate(self.names)}
         self.grad_slots = [(p.grads, p.key, view) for p, view in zip(parameters, grad_views)]
 
     @classmethod
@@ -67,6 +68,15 @@ class ParameterBlock:
         if backend.flat_views(values, [tuple(p.value.shape) for p in parameters], align) is None:
             return None
         return cls(backend, parameters, values, xp.zeros_like(values), align)
+
+    def set_value(self, name: str, array: Array) -> None:
+        """``array``'s values (any backend) into parameter ``name``'s view of the block, which
+        stays the parameter's array (what assigning ``Parameter.value`` does)."""
+        store, key, view = self.value_slots[self.index[name]]
+        array = self.backend.asarray(array, view.dtype)
+        if tuple(array.shape) != tuple(view.shape):
+            raise ValueError(f"{name}: expected an array of shape {tuple(view.shape)}, got {tuple(array.shape)}")
+        store[key] = self.backend.copy_into(view, array)
 
     def restore(self, values: Array) -> None:
         """Put ``values`` (a copy of :attr:`values`) back, and make every parameter its view of the

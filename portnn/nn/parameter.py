@@ -4,9 +4,9 @@ A layer keeps its arrays in dicts (``layer.params``, ``layer.grads``, ``layer.bu
 forward and backprop closures use directly. :class:`Parameter` and :class:`Buffer` are views onto
 one entry: reading ``value`` reads the layer's current array, assigning it replaces the layer's
 array (how optimizers that rebind, on JAX, update a parameter). Where the network keeps its
-parameters in a :class:`~portnn.nn.paramblock.ParameterBlock`, that block owns the storage: load
-values with ``Network.load_state_dict`` (which writes into it); a gradient hook may assign
-``grad``, and the step gathers the new array's values into the block before the update.
+parameters in a :class:`~portnn.nn.paramblock.ParameterBlock`, that block owns the storage:
+assigning a parameter's ``value`` writes into it; a gradient hook may assign ``grad``, and the
+step gathers the new array's values into the block before the update.
 """
 
 from __future__ import annotations
@@ -54,11 +54,26 @@ class Parameter(Buffer):
     [('0.weight', (2, 3), (2, 3)), ('0.bias', (3,), (3,))]
     """
 
-    __slots__ = ("grads",)
+    __slots__ = ("block", "grads")
 
-    def __init__(self, name: str, store: dict[str, Array], grads: dict[str, Array], key: str) -> None:
+    def __init__(
+        self, name: str, store: dict[str, Array], grads: dict[str, Array], key: str, block: Any = None
+    ) -> None:
         super().__init__(name, store, key)
-        self.grads = grads
+        self.grads, self.block = grads, block
+
+    @property
+    def value(self) -> Array:
+        """The current array. Assigned where the network keeps a parameter block, the new values
+        go into the block (see :meth:`~portnn.nn.paramblock.ParameterBlock.set_value`)."""
+        return self.store[self.key]
+
+    @value.setter
+    def value(self, array: Array) -> None:
+        if self.block is None:
+            self.store[self.key] = array
+        else:
+            self.block.set_value(self.name, array)
 
     @property
     def grad(self) -> Array:
