@@ -151,6 +151,8 @@ def test_clear_errors(files):
         net.fit(Xm, ym, loss="cross_entropy", chunk_bytes=0, progress=False)
     with pytest.raises(ValueError, match="y: expected 300 rows"):
         net.fit(Xm, ym[:10], loss="cross_entropy", progress=False)
+    with pytest.raises(ValueError, match="distributed: streamed data"):
+        net.fit(Xm, ym, loss="cross_entropy", distributed=object(), progress=False)
     with pytest.raises(ValueError, match="out: expected shape"):
         net.predict(Xm, out=np.zeros((N, K + 1), np.float32))
     with pytest.raises(ValueError, match="X: the model takes 5 features"):

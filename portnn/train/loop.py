@@ -116,7 +116,9 @@ def fit(
     data, validation = fit_data(model, loss, X, y, weighing, batch_size, shuffle, chunk_bytes, epochs, steps_per_epoch)
     _check_batch_rows(model, data.batches, batch_size)
     if distributed is not None and data.streamed:
-        raise ValueError("X: streamed data (a memmap or array-like) cannot train data-parallel yet; load it in memory")
+        raise ValueError(
+            "distributed: streamed data (a memmap, array-like or iterable of batches) cannot train data-parallel yet; load X in memory"
+        )
     metric_set = MetricSet(metrics, output_kind(model, loss)) if metrics else None
     if distributed is None:
         parallel = None
