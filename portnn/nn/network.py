@@ -26,8 +26,15 @@ class Network:
     which adds training, saving and loading)."""
 
     def __init__(
-        self, *layers: Layer | str, backend: str | Backend = "numpy", dtype: str = "float32", seed: int | None = 0
+        self,
+        *layers: Layer | str,
+        backend: str | Backend = "numpy",
+        dtype: str = "float32",
+        seed: int | None = 0,
+        initial: Sequence[tuple[dict, dict]] | None = None,
     ) -> None:
+        # initial: each layer's (parameters, buffers) as host arrays, placed instead of drawn (a
+        # loaded file's, so that loading draws and allocates no weights it would then overwrite)
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
             layers = tuple(layers[0])
         self.layers: list[Layer] = [get_activation(x) if isinstance(x, str) else x for x in layers]
@@ -53,7 +60,7 @@ class Network:
         self.train_step: Any = None
         self.history: Any = None  # the last fit's History
         self.metadata: dict[str, Any] = {}  # the user's: saved with the model (JSON values)
-        host = [(layer.init_params(init_rng), layer.init_buffers()) for layer in self.layers]
+        host = initial if initial is not None else [(x.init_params(init_rng), x.init_buffers()) for x in self.layers]
         self._place(get_backend(backend), dtype, host)
 
     def _check_sizes(self) -> tuple[int | None, int | None]:

@@ -7,9 +7,8 @@ from it is checked before it is used, and every refusal is a ``ValueError`` nami
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,37 +55,27 @@ def snapshot(
 
 
 def rebuild(
-    path: str, tensors: dict[str, np.ndarray], meta: dict[str, str], make: Callable[[list[Layer], str], Network]
+    path: str,
+    tensors: dict[str, np.ndarray],
+    meta: dict[str, str],
+    make: Callable[[list[Layer], str, list[tuple[dict, dict]]], Network],
 ) -> Network:
-    """The network the checkpoint at ``path`` describes, ``make(layers, dtype)`` building it: the
-    architecture is checked against the tensors first (:func:`portnn.train.filecheck.plan`), then
-    the network is built from the file's arrays (no initial weights drawn) and its RNG states,
+    """The network the checkpoint at ``path`` describes, ``make(layers, dtype, initial)`` building it
+    from ``initial`` (each layer's parameters and buffers). The architecture is checked against the
+    tensors first (:func:`portnn.train.filecheck.plan`); the network is then built from the file's
+    arrays (no initial weights drawn, no layer method replaced) and its RNG states,
     optimizer (as ``network.optimizer``) and user metadata (``network.metadata``) restored."""
     planned = filecheck.plan(path, tensors, meta)
     rng, info, optimizer = _settings_of(meta, path, None)
     user = settings(meta, "user", path, dict, MAX_USER, default={})
-    with _given_arrays(planned, tensors):
-        network = make(planned.layers, meta.get("dtype", "float32"))
+    initial = [
+        ({k: tensors[f"{i}.{k}"] for k in planned.params[i]}, {k: tensors[f"{i}.{k}"] for k in planned.buffers[i]})
+        for i in range(len(planned.layers))
+    ]
+    network = make(planned.layers, meta.get("dtype", "float32"), initial)
     network.optimizer = _restore_rest(network, tensors, path, rng, info, optimizer)
     network.metadata = user
     return network
-
-
-@contextlib.contextmanager
-def _given_arrays(planned: filecheck.Plan, tensors: dict[str, np.ndarray]) -> Iterator[None]:
-    # While open, each layer's init_params and init_buffers hand out the file's arrays, so the
-    # network places them instead of drawing initial weights it would then overwrite.
-    for i, layer in enumerate(planned.layers):
-        params = {k: tensors[f"{i}.{k}"] for k in planned.params[i]}
-        buffers = {k: tensors[f"{i}.{k}"] for k in planned.buffers[i]}
-        setattr(layer, "init_params", lambda rng, given=params: given)  # noqa: B010 (an instance attribute)
-        setattr(layer, "init_buffers", lambda given=buffers: given)  # noqa: B010
-    try:
-        yield
-    finally:
-        for layer in planned.layers:
-            vars(layer).pop("init_params", None)
-            vars(layer).pop("init_buffers", None)
 
 
 def restore(

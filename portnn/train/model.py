@@ -104,6 +104,9 @@ def load(path: str | os.PathLike, backend: str = "numpy", device: str | None = N
         backend = spec_with_device(backend, device)
     tensors, meta = io.read(path, verify=verify)
     model = checkpoint.rebuild(
-        path, tensors, meta, lambda layers, dtype: Sequential(*layers, backend=backend, dtype=dtype, seed=None)
+        path,
+        tensors,
+        meta,
+        lambda layers, dtype, initial: Sequential(*layers, backend=backend, dtype=dtype, seed=None, initial=initial),
     )
     return model  # type: ignore[return-value]
