@@ -47,7 +47,8 @@ class Model:
     ) -> None:
         last = len(coefs) - 1
         layers = [
-            Dense(*c.shape, activation=None if i == last else hidden(activation)) for i, c in enumerate(coefs)
+            Dense(c.shape[0], c.shape[1], activation=None if i == last else hidden(activation))
+            for i, c in enumerate(coefs)
         ]
         self.net = Network(*layers, backend=bk.ordered_sums(), dtype=dtype, seed=None)
         self.bk, self.xp = self.net.backend, self.net.xp
