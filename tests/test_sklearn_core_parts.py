@@ -36,7 +36,7 @@ def sk_output(name, z):
 def test_sigmoid_exact_gradient_float64(bk64, rng):
     net = pn.Sequential(pn.Sigmoid(exact=True), backend=bk64, dtype="float64")
     X, R = rng.normal(0, 3, (4, 5)), rng.normal(size=(4, 5))
-    Y, backprops = net.forward(bk64.asarray(X, net.dtype), True)
+    _, backprops = net.forward(bk64.asarray(X, net.dtype), True)
     dX = pn.to_numpy(backprops[0](bk64.asarray(R, net.dtype)))
     numeric = numeric_grad(lambda x: float(np.sum(pn.to_numpy(net(x)) * R)), X)
     np.testing.assert_allclose(dX, numeric, rtol=1e-6, atol=1e-8)
@@ -146,7 +146,7 @@ def test_l2_penalty_gradient_float64(bk64, rng):
     X, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 1))
     loss, penalty = LinkLoss("identity", "squared_error"), L2Penalty(alpha=0.7)
     penalty.divisor = 5
-    value, _ = pn.value_and_grad(net, loss, X, y)
+    pn.value_and_grad(net, loss, X, y)
     penalty(net.parameters())
     w = net.parameters()[0]
     host_w = pn.to_numpy(w.value)
