@@ -119,11 +119,14 @@ def net_with_grads(bk, rng):
     return net
 
 
-def test_l2_penalty_is_scikit_learns(bk64, rng):
-    """(g + alpha W) / n on weights, g / n on biases, 0.5 alpha sum ||W||^2 / n; bits on NumPy."""
+@pytest.mark.parametrize("in_place", [False, True])
+def test_l2_penalty_is_scikit_learns(bk64, rng, in_place):
+    """(g + alpha W) / n on weights, g / n on biases, 0.5 alpha sum ||W||^2 / n; bits on NumPy;
+    in place (given the backend) where arrays are writeable."""
     net = net_with_grads(bk64, rng)
     host = {p.name: (pn.to_numpy(p.value), pn.to_numpy(p.grad)) for p in net.parameters()}
-    penalty = L2Penalty(alpha=0.3)
+    buffers = [p.grad for p in net.parameters()]
+    penalty = L2Penalty(alpha=0.3, backend=bk64 if in_place else None)
     penalty.divisor = 7
     penalty(net.parameters())
     squares = 0
@@ -138,6 +141,8 @@ def test_l2_penalty_is_scikit_learns(bk64, rng):
         assert_close(p.grad, want)
         if bk64.arrays_are_numpy:
             np.testing.assert_array_equal(p.grad, want)
+    same = [a is p.grad for a, p in zip(buffers, net.parameters())]
+    assert all(same) if in_place and bk64.writeable else not any(same)
 
 
 def test_l2_penalty_gradient_float64(bk64, rng):

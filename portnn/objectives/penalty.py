@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._xp import namespace_of, sum_of_squares
+from .._xp import Backend, namespace_of, sum_of_squares
 
 Array = Any
 
@@ -31,13 +31,16 @@ Array = Any
 class L2Penalty:
     """``grad_hook``: scikit-learn's L2 term on the weights and its division by the row count."""
 
-    def __init__(self, alpha: float, weight_suffix: str = ".weight") -> None:
+    def __init__(self, alpha: float, weight_suffix: str = ".weight", backend: Backend | None = None) -> None:
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha >= 0:
             raise ValueError(f"L2Penalty: alpha must be a number >= 0, got {alpha!r}")
         self.alpha, self.weight_suffix = float(alpha), weight_suffix
         self.divisor: Any = 1  # the batch's row count, or its weights' sum (a 0-D array)
         self.value: Any = 0.0
         self.xp: Any = None  # the parameters' namespace, looked up at the first call
+        # given, the gradients are updated in place where its arrays are writeable (the network's
+        # gradient buffers stay its own): the same numbers
+        self.backend = backend
 
     def total(self, loss: Array) -> Array:
         """``loss`` plus the penalty of the last call (scikit-learn's loss with its L2 term)."""
@@ -56,6 +59,11 @@ class L2Penalty:
         for p in weights:
             squares = squares + sum_of_squares(self.xp, p.value)
         self.value = (0.5 * self.alpha) * squares / self.divisor
-        n = self.divisor
+        n, bk = self.divisor, self.backend
         for p in parameters:
-            p.grad = (p.grad + self.alpha * p.value) / n if self.is_weight(p) else p.grad / n
+            if bk is None:
+                p.grad = (p.grad + self.alpha * p.value) / n if self.is_weight(p) else p.grad / n
+            elif self.is_weight(p):
+                p.grad = bk.idiv(bk.iadd(p.grad, self.alpha * p.value), n)
+            else:
+                p.grad = bk.idiv(p.grad, n)

@@ -56,7 +56,7 @@ class Model:
         self.biases = [p for p in self.net.parameters() if p.name.endswith(".bias")]
         self.assign(coefs, intercepts)
         self.loss = LinkLoss(out_activation, loss)
-        self.penalty = L2Penalty(float(alpha))
+        self.penalty = L2Penalty(float(alpha), backend=self.bk)
         self.step: TrainStep | None = None
 
     @property
