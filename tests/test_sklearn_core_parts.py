@@ -127,14 +127,14 @@ def test_l2_penalty_is_scikit_learns(bk64, rng, in_place):
     host = {p.name: (pn.to_numpy(p.value), pn.to_numpy(p.grad)) for p in net.parameters()}
     buffers = [p.grad for p in net.parameters()]
     penalty = L2Penalty(alpha=0.3, backend=bk64 if in_place else None)
-    penalty.divisor = 7
+    penalty.watch(net.parameters())
+    value = penalty.added_to(bk64.asarray(1.0, net.dtype), 7)
     penalty(net.parameters())
     squares = 0
     for name, (w, _) in host.items():
         if name.endswith("weight"):
             squares += np.dot(w.ravel(), w.ravel())
-    assert_close(penalty.value, (0.5 * 0.3) * squares / 7)
-    assert_close(penalty.total(bk64.asarray(1.0, net.dtype)), 1.0 + (0.5 * 0.3) * squares / 7)
+    assert_close(value, 1.0 + (0.5 * 0.3) * squares / 7)
     for p in net.parameters():
         w, g = host[p.name]
         want = (g + 0.3 * w) / 7 if p.name.endswith("weight") else g / 7
@@ -146,12 +146,13 @@ def test_l2_penalty_is_scikit_learns(bk64, rng, in_place):
 
 
 def test_l2_penalty_gradient_float64(bk64, rng):
-    """The hook's weight gradient is the gradient of the penalized mean loss (finite differences)."""
+    """LinkLoss with the penalty, then the hook: the value's gradient (finite differences)."""
     net = pn.Sequential(pn.Dense(3, 1), backend=bk64, dtype="float64", seed=0)
     X, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 1))
-    loss, penalty = LinkLoss("identity", "squared_error"), L2Penalty(alpha=0.7)
-    penalty.divisor = 5
-    pn.value_and_grad(net, loss, X, y)
+    penalty = L2Penalty(alpha=0.7)
+    penalty.watch(net.parameters())
+    loss = LinkLoss("identity", "squared_error", penalty=penalty)
+    value, _ = pn.value_and_grad(net, loss, X, y)
     penalty(net.parameters())
     w = net.parameters()[0]
     host_w = pn.to_numpy(w.value)
@@ -161,7 +162,28 @@ def test_l2_penalty_gradient_float64(bk64, rng):
         pred = pn.to_numpy(net(X))
         return float(0.5 * np.mean((pred - y) ** 2) + 0.5 * 0.7 * np.sum(q * q) / 5)
 
+    assert_close(value, total(host_w))
     np.testing.assert_allclose(pn.to_numpy(w.grad), numeric_grad(total, host_w), rtol=1e-6, atol=1e-8)
+
+
+def test_l2_penalty_step_compiles_and_matches_eager(bk, rng):
+    """A TrainStep with the (traceable) hook runs compiled where the backend compiles, with the
+    eager step's numbers."""
+    X, y = rng.normal(size=(8, 3)), rng.normal(size=(8, 2))
+    results = {}
+    for compile in (False, True):
+        net = pn.Sequential(pn.Dense(3, 4, activation="tanh"), pn.Dense(4, 2), backend=bk, dtype="float32", seed=0)
+        penalty = L2Penalty(alpha=0.1, backend=net.backend)
+        penalty.watch(net.parameters())
+        loss = LinkLoss("identity", "squared_error", penalty=penalty, backend=net.backend)
+        step = pn.train.step.TrainStep(net, loss, pn.optim.Adam(lr=0.01), grad_hook=penalty, compile=compile)
+        assert (step.compiled is not None) == (compile and bk.compiles)
+        Xd, yd = net.check_features(X), bk.asarray(y, net.dtype)
+        values = [float(step.run(Xd, yd)) for _ in range(3)]
+        results[compile] = values, {k: pn.to_numpy(v) for k, v in net.state_dict().items()}
+    np.testing.assert_allclose(results[True][0], results[False][0], rtol=1e-5)
+    for key, value in results[False][1].items():
+        np.testing.assert_allclose(results[True][1][key], value, rtol=1e-5, atol=1e-6)
 
 
 def test_l2_penalty_refuses_bad_alpha_and_missing_weights():
@@ -169,7 +191,7 @@ def test_l2_penalty_refuses_bad_alpha_and_missing_weights():
         L2Penalty(alpha=-1.0)
     net = pn.Sequential(pn.ReLU(), backend="numpy")
     with pytest.raises(ValueError, match="weight"):
-        L2Penalty(alpha=1.0)(net.parameters())
+        L2Penalty(alpha=1.0).watch(net.parameters())
 
 
 def test_ordered_sums_sum_rows_in_order(bk, rng):

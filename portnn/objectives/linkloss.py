@@ -6,7 +6,8 @@ half squared error, half Poisson deviance, log loss with probabilities clipped t
 Its value is scikit-learn's (a mean over rows, weighted by the sample weights); its gradient is
 scikit-learn's ``delta = link(z) - y`` (times each row's weight): the gradient summed over rows,
 not averaged, so that a step can add a penalty and divide by the row count in scikit-learn's order
-(see :class:`portnn.objectives.penalty.L2Penalty`). On NumPy every number is scikit-learn's to the
+(see :class:`portnn.objectives.penalty.L2Penalty`, whose term it adds to the value when given
+one). On NumPy every number is scikit-learn's to the
 bit (SciPy's ``expit`` and ``xlogy``, :mod:`portnn._xp.special`); elsewhere equal up to rounding.
 
 >>> import numpy as np
@@ -22,6 +23,7 @@ from typing import Any, ClassVar
 
 from .._xp import Backend, backend_of, expit, xlogy
 from .lossbase import Loss
+from .penalty import L2Penalty
 
 Array = Any
 
@@ -35,13 +37,16 @@ class LinkLoss(Loss):
     from_logits = True
     probability_kind: ClassVar[str | None] = None
 
-    def __init__(self, link: str, kind: str) -> None:
+    def __init__(self, link: str, kind: str, penalty: L2Penalty | None = None, backend: Backend | None = None) -> None:
         if link not in LINKS:
             raise ValueError(f"LinkLoss: link must be one of {LINKS}, got {link!r}")
         if kind not in KINDS:
             raise ValueError(f"LinkLoss: kind must be one of {KINDS}, got {kind!r}")
         self.link_name, self.kind = link, kind
-        self.backends: dict[int, Backend] = {}  # per namespace: the special functions ask it for SciPy's
+        self.penalty = penalty  # its L2 term added to the value (it records the row count for its hook)
+        # per namespace, the backend the special functions ask for SciPy's (given: no lookup at all,
+        # so that a compiled step can trace the loss)
+        self.backends: dict[int, Backend] = {} if backend is None else {id(backend.xp): backend}
         self.name = "binary_log_loss" if kind == "log_loss" and link == "logistic" else kind
 
     def output(self, xp: Any, z: Array) -> Array:
@@ -58,6 +63,8 @@ class LinkLoss(Loss):
     def value_and_grad(self, xp: Any, pred: Array, target: Array, weight: Array | None = None) -> tuple[Array, Array]:
         prob = self.output(xp, pred)
         value = self.value(xp, prob, target, weight)
+        if self.penalty is not None:
+            value = self.penalty.added_to(value, pred.shape[0] if weight is None else xp.sum(weight))
         delta = prob - target
         if weight is not None:
             delta = delta * xp.reshape(weight, (-1, 1))

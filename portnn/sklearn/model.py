@@ -55,8 +55,9 @@ class Model:
         self.weights = [p for p in self.net.parameters() if p.name.endswith(".weight")]
         self.biases = [p for p in self.net.parameters() if p.name.endswith(".bias")]
         self.assign(coefs, intercepts)
-        self.loss = LinkLoss(out_activation, loss)
         self.penalty = L2Penalty(float(alpha), backend=self.bk)
+        self.penalty.watch(self.weights)
+        self.loss = LinkLoss(out_activation, loss, penalty=self.penalty, backend=self.bk)
         self.step: TrainStep | None = None
 
     @property
@@ -83,15 +84,13 @@ class Model:
     def fit_batch(self, X: Array, y: Array, sw: Array | None) -> Array:
         """One update on a batch; scikit-learn's batch loss (with its L2 term) as a 0-D array."""
         assert self.step is not None, "call train(optimizer) first"
-        self.penalty.divisor = X.shape[0] if sw is None else self.xp.sum(sw)
-        return self.penalty.total(self.step.run(X, y, sw))
+        return self.step.run(X, y, sw)
 
     def loss_and_grads(self, X: Array, y: Array, sw: Array | None) -> tuple[Array, list]:
         """scikit-learn's loss (with its L2 term) and gradients, coefficients then intercepts."""
         value, _ = value_and_grad(self.net, self.loss, X, y, sample_weight=sw)
-        self.penalty.divisor = X.shape[0] if sw is None else self.xp.sum(sw)
         self.penalty(self.net.parameters())
-        return self.penalty.total(value), [p.grad for p in self.weights + self.biases]
+        return value, [p.grad for p in self.weights + self.biases]
 
     def all_finite(self) -> bool:
         xp = self.xp
