@@ -75,10 +75,12 @@ class Model:
         """The output function of the last layer's logits for ``X`` (on the network's backend)."""
         return self.loss.output(self.xp, self.net.forward(self.bk.asarray(X, self.net.dtype), False)[0])
 
-    def train(self, optimizer: Optimizer) -> TrainStep:
-        """The step that updates the network with ``optimizer`` (its state kept from earlier calls)."""
+    def train(self, optimizer: Optimizer, compile: bool = True) -> TrainStep:
+        """The step that updates the network with ``optimizer`` (its state kept from earlier calls),
+        compiled where the backend compiles and ``compile`` (a learning rate that changes every
+        epoch would trace it again each time)."""
         optimizer.release()
-        self.step = TrainStep(self.net, self.loss, optimizer, grad_hook=self.penalty)
+        self.step = TrainStep(self.net, self.loss, optimizer, grad_hook=self.penalty, compile=compile)
         return self.step
 
     def fit_batch(self, X: Array, y: Array, sw: Array | None) -> Array:

@@ -92,7 +92,7 @@ class StochasticMixin:
         bk = model.bk
         if not incremental or getattr(self, "_optimizer", None) is None:
             self._optimizer = make_optimizer(self)
-        model.train(self._optimizer.to(bk).optimizer)
+        model.train(self._optimizer.to(bk).optimizer, compile=self._optimizer.lr_schedule != "invscaling")
         optimizer = self._optimizer
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
