@@ -45,12 +45,12 @@ class Model:
         loss: str = "squared_error",
         alpha: float = 0.0,
     ) -> None:
-        last = len(coefs) - 1
+        last = len(coefs) - 1  # zeros: nothing drawn, the weights are assigned next
         layers = [
-            Dense(c.shape[0], c.shape[1], activation=None if i == last else hidden(activation))
+            Dense(c.shape[0], c.shape[1], init="zeros", activation=None if i == last else hidden(activation))
             for i, c in enumerate(coefs)
         ]
-        self.net = Network(*layers, backend=bk.ordered_sums(), dtype=dtype, seed=None)
+        self.net = Network(*layers, backend=bk.ordered_sums(), dtype=dtype, seed=0)
         self.bk, self.xp = self.net.backend, self.net.xp
         self.weights = [p for p in self.net.parameters() if p.name.endswith(".weight")]
         self.biases = [p for p in self.net.parameters() if p.name.endswith(".bias")]
