@@ -206,6 +206,13 @@ class Backend(InPlaceUpdates, HostReads, ArrayLibrary):
         """``sum(a, axis=0)``, computed into ``out`` where the library takes ``out=`` (as :meth:`matmul_into`)."""
         return self.copy_into(out, self.xp.sum(a, axis=0))
 
+    def ordered_sums(self) -> Backend:
+        """This backend, or a twin of it whose :meth:`sum0_into` adds the rows in order as
+        ``xp.sum(a, axis=0)`` does where its fast path sums another way (NumPy's ``ones @ a``): for
+        ports that must reproduce another library's numbers to the bit (scikit-learn's
+        ``np.mean(delta, 0)``). The sums are equal up to rounding either way."""
+        return self
+
     def maximum(self, x: Array, value: float, in_place: bool = False) -> Array:
         """``maximum(x, value)``; written into ``x`` when ``in_place`` (the caller owns ``x``) and the
         library can (NumPy, CuPy, torch): no new activation-sized array per layer and step."""

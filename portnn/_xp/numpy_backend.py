@@ -17,6 +17,7 @@ class NumpyBackend(OutParamBackend):
 
     library = "numpy"
     arrays_are_numpy = True
+    sums_in_order = False  # see ordered_sums
 
     def __init__(self, spec: str, xp: Any, device: Any, native: Any, *, writeable: bool = True) -> None:
         super().__init__(spec, xp, device, native, writeable=writeable)
@@ -64,9 +65,14 @@ class NumpyBackend(OutParamBackend):
     def sum0_into(self, a: Array, out: Array) -> Array:
         # ones @ a: a BLAS matrix-vector product, faster than np.sum(axis=0) on a batch of rows;
         # the summation order differs, the sum does not.
-        if a.ndim != 2 or a.dtype.kind != "f" or out.dtype != a.dtype:
+        if self.sums_in_order or a.ndim != 2 or a.dtype.kind != "f" or out.dtype != a.dtype:
             return super().sum0_into(a, out)
         return _dot_into(self._ones(a.shape[0], a.dtype), a, out)
+
+    def ordered_sums(self) -> NumpyBackend:
+        twin = type(self)(self.spec, self.xp, self.device, self._native, writeable=self.writeable)
+        twin.sums_in_order = True
+        return twin
 
     def _ones(self, n: int, dtype: Any) -> np.ndarray:
         key = (n, dtype)

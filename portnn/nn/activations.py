@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from .. import _math
-from .._xp import Backend
+from .._xp import Backend, expit
 from .layers import ACTIVATIONS, Backprop, Layer
 from .layers import get_activation as get_activation  # its home is layers: Dense(activation=) uses it
 
@@ -45,8 +45,15 @@ class Identity(Activation):
 class Sigmoid(Activation):
     """``f(x) = 1 / (1 + exp(-x))``, without overflow for any finite input.
 
+    ``exact=True`` computes it as SciPy's ``expit`` (SciPy's own function where the backend offers
+    it, :attr:`Backend.scipy_special`) and its gradient as ``(dY * Y) * (1 - Y)``: scikit-learn's
+    numbers to the bit on NumPy, for ports that must land where scikit-learn lands. The default
+    form is faster on small networks and differs from it in the last digit for some inputs.
+
     >>> import portnn as pn
     >>> float(pn.Sequential(pn.Sigmoid(), backend="numpy", dtype="float64")([[-1.0]])[0, 0])
+    0.2689414213699951
+    >>> float(pn.Sequential(pn.Sigmoid(exact=True), backend="numpy", dtype="float64")([[-1.0]])[0, 0])
     0.2689414213699951
     """
 
@@ -54,9 +61,15 @@ class Sigmoid(Activation):
 
     bound_attributes = (*Activation.bound_attributes, "kernels")
 
+    def __init__(self, exact: bool = False) -> None:
+        super().__init__()
+        if not isinstance(exact, bool):
+            raise TypeError(f"Sigmoid: exact must be True or False, got {exact!r}")
+        self.exact = exact
+
     def bind(self, backend: Backend, dtype: Any) -> None:
         super().bind(backend, dtype)
-        self.kernels = backend.sigmoid_kernels
+        self.kernels = None if self.exact else backend.sigmoid_kernels
 
     def forward(self, X: Array, training: bool) -> tuple[Array, Backprop]:
         if self.kernels is not None:  # the library's own (torch): one operation each way
@@ -64,6 +77,9 @@ class Sigmoid(Activation):
             S = sigmoid(X)
             return S, lambda dY, input_grad=True: sigmoid_backward(dY, S)
         xp, one, half = self.xp, self.one, self.half
+        if self.exact:
+            E = expit(self.backend, X)
+            return E, lambda dY, input_grad=True: (dY * E) * (one - E)
         # As (1 + tanh(x/2)) / 2: tanh saturates, so no input overflows and none needs clipping,
         # in four operations where 1 / (1 + exp(-x)) with its clip takes six (tiny networks pay
         # per operation). Below about -37 (float64) the result is 0 instead of a value under 1e-16.
@@ -73,6 +89,9 @@ class Sigmoid(Activation):
             return dY * (Y * (one - Y))
 
         return Y, backprop
+
+    def get_config(self) -> dict[str, Any]:
+        return {"exact": True} if self.exact else {}  # files of the default form stay as they were
 
 
 class Tanh(Activation):

@@ -13,9 +13,22 @@ from typing import Any
 
 from .. import _math
 from .._xp import sum_of_squares, to_numpy
+from .linkloss import LinkLoss
 from .lossbase import LOSSES, Loss, check_in_unit_interval, get_loss, is_floating, row_scale
+from .penalty import L2Penalty
 
-__all__ = ["LOSSES", "BinaryCrossEntropy", "CrossEntropy", "Exponential", "KLDivergence", "Loss", "MSE", "get_loss"]
+__all__ = [
+    "LOSSES",
+    "BinaryCrossEntropy",
+    "CrossEntropy",
+    "Exponential",
+    "KLDivergence",
+    "L2Penalty",
+    "LinkLoss",
+    "Loss",
+    "MSE",
+    "get_loss",
+]
 
 Array = Any
 

@@ -84,6 +84,12 @@ class Optimizer:
                     state[name] = xp.zeros_like(p)
         self.flat = FlatState.build(getattr(owner, "parameter_block", None), self)
 
+    def release(self) -> None:
+        """Let the next :meth:`bind` keep this optimizer's state even on another network (its
+        parameters of the same names and shapes): for a loop that builds a network per call and
+        continues the same training, as scikit-learn's ``partial_fit`` does."""
+        self.owner_id = None
+
     @property
     def state(self) -> dict[str, dict[str, Array]]:
         """Per parameter name, the update's arrays by state name (views of the flat state where

@@ -8,7 +8,7 @@ Swapping is one import:
 >>> MLPClassifier(backend="numpy").get_params()["hidden_layer_sizes"]
 (100,)
 
-Modules: ``numerics`` (forward pass, losses, backprop), ``solvers`` (SGD and Adam), ``stochastic``
+Modules: ``model`` (the core network, loss and penalty), ``solvers`` (SGD and Adam), ``stochastic``
 and ``lbfgs`` (the two ways to fit), ``base`` (what the estimators share), ``classifier``,
 ``regressor``.
 """

@@ -23,7 +23,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from .._xp import Backend, backend_of, get_backend, is_array, is_non_numpy_array, namespace_of, to_numpy
 from ..initializers import glorot_uniform_layers
 from .lbfgs import LbfgsMixin
-from .numerics import Net
+from .model import Model
 from .stochastic import StochasticMixin
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -41,11 +41,11 @@ def on_host(a: Any) -> Any:
     return to_numpy(a) if is_non_numpy_array(a) else a
 
 
-def device_dtype(bk: Backend, *arrays: Any) -> Any:
-    """NumPy's promotion of the arrays' float dtypes, as ``bk``'s dtype; float32 where the device
-    has no float64."""
+def device_dtype(bk: Backend, *arrays: Any) -> str:
+    """NumPy's promotion of the arrays' float dtypes (its name); float32 where the device has no
+    float64."""
     name = np.result_type(*(to_numpy(a[:1, ...] if a.ndim else a).dtype for a in arrays)).name
-    return bk.dtype(name if name == "float32" or bk.float64 else "float32")
+    return name if name == "float32" or bk.float64 else "float32"
 
 
 def dispatch_on() -> bool:
@@ -139,23 +139,25 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
             self._initialize(y, layer_units, to_numpy(X[:1, ...]).dtype)
         bk, out = self._backends(X)
         dtype = device_dtype(bk, X)
-        coefs, intercepts = ([bk.asarray(a, dtype) for a in arrays] for arrays in (self.coefs_, self.intercepts_))
-        net = Net(bk, coefs, intercepts, self.activation, self.out_activation_, float(self.alpha))
-        X_dev, y_dev = bk.asarray(X, dtype), bk.asarray(y, dtype)
-        sw_dev = None if sample_weight is None else bk.asarray(sample_weight, dtype)
+        if self.solver not in STOCHASTIC_SOLVERS and bk.float64:
+            dtype = "float64"  # SciPy's parameters are float64: compute in float64, as NumPy would
+        model = self._model(bk, dtype)
+        X_dev, y_dev = bk.asarray(X, bk.dtype(dtype)), bk.asarray(y, bk.dtype(dtype))
+        sw_dev = None if sample_weight is None else bk.asarray(sample_weight, bk.dtype(dtype))
         if self.solver in STOCHASTIC_SOLVERS:
-            self._fit_stochastic(net, (X_dev, y_dev, sw_dev), (y, sample_weight), incremental)
+            self._fit_stochastic(model, (X_dev, y_dev, sw_dev), (y, sample_weight), incremental)
         else:
-            self._fit_lbfgs(net, (X_dev, y_dev, sw_dev), layer_units)
-        self.coefs_ = [out.asarray(c) for c in net.coefs]
-        self.intercepts_ = [out.asarray(b) for b in net.intercepts]
+            self._fit_lbfgs(model, (X_dev, y_dev, sw_dev), layer_units)
+        n = len(self.coefs_)
+        self.coefs_ = [out.asarray(c) for c in model.params[:n]]
+        self.intercepts_ = [out.asarray(b) for b in model.params[n:]]
         for name in ("_best_coefs", "_best_intercepts"):  # absent where coefs_ were set by hand
             if hasattr(self, name):
                 setattr(self, name, [out.asarray(a) for a in getattr(self, name)])
         solver = getattr(self, "_optimizer", None)
         if solver is not None:
             solver.to(out)
-        if not net.all_finite():
+        if not model.all_finite():
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may contain large values and need to"
                 " be preprocessed."
@@ -217,9 +219,12 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         X = self._validate_X(X, reset=False)
         bk, out = self._backends(X)
         dtype = device_dtype(bk, X, self.coefs_[0])  # NumPy's promotion, on every backend
-        coefs, intercepts = ([bk.asarray(a, dtype) for a in arrays] for arrays in (self.coefs_, self.intercepts_))
-        net = Net(bk, coefs, intercepts, self.activation, self.out_activation_, float(self.alpha))
-        return out.asarray(net.forward(bk.asarray(X, dtype))[-1]), out
+        return out.asarray(self._model(bk, dtype).predict(X)), out
+
+    def _model(self, bk: Backend, dtype: str) -> Model:
+        """The core network with the fitted (or initial) weights, on ``bk`` in ``dtype``."""
+        arrays = (self.coefs_, self.intercepts_, self.activation, self.out_activation_)
+        return Model(bk, dtype, *arrays, self.loss, float(self.alpha))
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

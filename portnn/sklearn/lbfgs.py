@@ -20,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._xp import to_numpy
 from .alerts import warn
-from .numerics import Net
+from .model import Model
 
 
 class Layout:
@@ -63,22 +63,20 @@ def check_result(result: Any, max_iter: int) -> int:
 class LbfgsMixin:
     """The ``lbfgs`` solver's fit, for :class:`~portnn.sklearn.base.BaseMLP`."""
 
-    def _fit_lbfgs(self: Any, net: Net, data: tuple, layer_units: list[int]) -> None:
-        bk = net.bk
-        # SciPy hands back float64 parameters; like NumPy in scikit-learn, compute in float64 then.
-        X, y, sw = (None if a is None else bk.asarray(a, bk.dtype("float64") if bk.float64 else a.dtype) for a in data)
+    def _fit_lbfgs(self: Any, model: Model, data: tuple, layer_units: list[int]) -> None:
+        """Fit ``model`` (float64 where the backend has it: SciPy's parameters are) on ``data``."""
+        bk = model.bk
+        X, y, sw = (None if a is None else bk.asarray(a, model.net.dtype) for a in data)
         layout = Layout(layer_units)
 
         def loss_grad(packed: np.ndarray) -> tuple[Any, np.ndarray]:
-            coefs, intercepts = layout.unpack(packed)
-            net.coefs, net.intercepts = [bk.asarray(c) for c in coefs], [bk.asarray(b) for b in intercepts]
-            loss, coef_grads, intercept_grads = net.backprop(X, y, sw, self.loss)
-            return to_numpy(loss)[()], to_numpy(pack(bk.xp, coef_grads + intercept_grads))
+            model.assign(*layout.unpack(packed))
+            loss, grads = model.loss_and_grads(X, y, sw)
+            return to_numpy(loss)[()], to_numpy(pack(bk.xp, grads))
 
-        x0 = np.hstack([to_numpy(a).ravel() for a in net.params])
+        x0 = np.hstack([to_numpy(a).ravel() for a in model.params])
         options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
         result = scipy.optimize.minimize(loss_grad, x0, method="L-BFGS-B", jac=True, options=options)
         self.n_iter_ = check_result(result, self.max_iter)
         self.loss_ = result.fun
-        coefs, intercepts = layout.unpack(result.x)
-        net.coefs, net.intercepts = [bk.asarray(c) for c in coefs], [bk.asarray(b) for b in intercepts]
+        model.assign(*layout.unpack(result.x))

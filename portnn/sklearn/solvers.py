@@ -4,11 +4,10 @@ twice), ``adam`` is :class:`portnn.optim.Adam` with ``eps_hat`` (epsilon outside
 correction). What stays here is scikit-learn's, not arithmetic: the learning-rate schedule
 (``invscaling``, ``adaptive``) set on the optimizer between epochs, and its stopping hooks.
 
->>> import numpy as np
->>> from portnn import get_backend
->>> solver = make_solver("sgd", learning_rate_init=0.1, momentum=0.0).to(get_backend("numpy"))
->>> solver.step([np.zeros(2)], [np.ones(2)])[0]
-array([-0.1, -0.1])
+>>> solver = make_solver("sgd", learning_rate_init=0.1, lr_schedule="invscaling", momentum=0.0)
+>>> solver.iteration_ends(time_step=99)
+>>> solver.learning_rate
+0.01
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from .._xp import Backend, to_numpy
-from ..nn.parameter import Parameter
 from ..optim import SGD, Adam, Optimizer
 
 
@@ -24,15 +22,12 @@ class Solver:
     """A core optimizer driven as scikit-learn drives its ``SGDOptimizer`` / ``AdamOptimizer``.
 
     ``learning_rate`` is the optimizer's current ``lr`` (scikit-learn's tests and users read it
-    from ``_optimizer``); the parameters are handed over as plain arrays at each step.
+    from ``_optimizer``); the optimizer itself updates the estimator's network in its TrainStep.
     """
 
     def __init__(self, optimizer: Optimizer, lr_schedule: str = "constant", power_t: float = 0.5) -> None:
         self.optimizer, self.lr_schedule, self.power_t = optimizer, lr_schedule, power_t
         self.learning_rate_init = optimizer.lr
-        self.bk: Backend | None = None
-        self.store: dict[str, Any] = {}
-        self.grads: dict[str, Any] = {}
 
     @property
     def learning_rate(self) -> float:
@@ -48,24 +43,7 @@ class Solver:
         for entries in state.values():
             for name, value in entries.items():
                 entries[name] = bk.asarray(value, bk.dtype(to_numpy(value).dtype.name))
-        self.bk, self.store, self.grads = bk, {}, {}
         return self
-
-    def step(self, params: list, grads: list) -> list:
-        """One update of ``params`` (weights, then biases) with ``grads``; the updated arrays (the
-        same ones where arrays are writeable)."""
-        keys = [str(i) for i in range(len(params))]
-        if not self.store:
-            assert self.bk is not None, "call to(bk) first"
-            self.store, self.grads = dict(zip(keys, params)), dict(zip(keys, grads))
-            self.optimizer.bind([Parameter(k, self.store, self.grads, k) for k in keys], self.bk)
-        self.store.update(zip(keys, params))
-        self.grads.update(zip(keys, grads))
-        self.optimizer.step()
-        return [self.store[k] for k in keys]
-
-    def __getstate__(self) -> dict:
-        return dict(self.__dict__, bk=None, store={}, grads={})  # the optimizer pickles its state as NumPy
 
     def iteration_ends(self, time_step: int) -> None:
         """Called after each epoch with the number of samples seen so far."""

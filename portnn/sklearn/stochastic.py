@@ -17,7 +17,7 @@ from sklearn.utils import gen_batches, shuffle
 
 from .._xp import to_numpy
 from .alerts import warn
-from .numerics import Net
+from .model import Model
 from .solvers import Solver, make_solver
 
 
@@ -58,9 +58,9 @@ def take(bk: Any, a: Any, idx: Any) -> Any:
     return None if a is None else bk.xp.take(a, idx, axis=0)
 
 
-def run_epoch(net: Net, optimizer: Solver, data: tuple, order: np.ndarray | None, batch_size: int, loss: str) -> Any:
+def run_epoch(model: Model, data: tuple, order: np.ndarray | None, batch_size: int) -> Any:
     """One pass over the data in ``order`` (None: as stored); the sum of batch loss times batch size."""
-    bk = net.bk
+    bk = model.bk
     X, y, sw = data
     n = X.shape[0]
     dev_order = None if order is None else bk.asarray(order)
@@ -71,16 +71,14 @@ def run_epoch(net: Net, optimizer: Solver, data: tuple, order: np.ndarray | None
         else:
             idx = dev_order[batch]
             Xb, yb, swb = take(bk, X, idx), take(bk, y, idx), take(bk, sw, idx)
-        batch_loss, coef_grads, intercept_grads = net.backprop(Xb, yb, swb, loss)
-        term = batch_loss * (batch.stop - batch.start)
+        term = model.fit_batch(Xb, yb, swb) * (batch.stop - batch.start)
         accumulated = term if accumulated is None else accumulated + term
-        net.set_params(optimizer.step(net.params, coef_grads + intercept_grads))
     return accumulated
 
 
-def copies(net: Net, arrays: list) -> list:
+def copies(model: Model, arrays: list) -> list:
     """Copies of ``arrays`` (the best weights kept for early stopping)."""
-    return [net.xp.asarray(a, copy=True) for a in arrays]
+    return [model.xp.asarray(a, copy=True) for a in arrays]
 
 
 class StochasticMixin:
@@ -88,13 +86,14 @@ class StochasticMixin:
 
     _optimizer: Solver | None
 
-    def _fit_stochastic(self: Any, net: Net, data: tuple, host: tuple, incremental: bool) -> None:
-        """Train ``net`` on ``data = (X, y, sample_weight)`` (device arrays) for up to ``max_iter``
+    def _fit_stochastic(self: Any, model: Model, data: tuple, host: tuple, incremental: bool) -> None:
+        """Train ``model`` on ``data = (X, y, sample_weight)`` (device arrays) for up to ``max_iter``
         epochs; ``host = (y, sample_weight)`` on the host, for the validation split and score."""
-        bk = net.bk
+        bk = model.bk
         if not incremental or getattr(self, "_optimizer", None) is None:
             self._optimizer = make_optimizer(self)
-        optimizer = self._optimizer.to(bk)
+        model.train(self._optimizer.to(bk).optimizer, compile=self._optimizer.lr_schedule != "invscaling")
+        optimizer = self._optimizer
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         X, y, sw = data
@@ -114,16 +113,14 @@ class StochasticMixin:
             for _ in range(self.max_iter):
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
-                loss = run_epoch(
-                    net, optimizer, (X, y, sw), sample_idx if self.shuffle else None, batch_size, self.loss
-                )
+                loss = run_epoch(model, (X, y, sw), sample_idx if self.shuffle else None, batch_size)
                 self.n_iter_ += 1
                 self.loss_ = to_numpy(loss / n_samples)[()]
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-                self._update_no_improvement_count(net, val)
+                self._update_no_improvement_count(model, val)
                 optimizer.iteration_ends(self.t_)
                 if self._no_improvement_count > self.n_iter_no_change:
                     what = "Validation score" if val is not None else "Training loss"
@@ -142,10 +139,9 @@ class StochasticMixin:
         except KeyboardInterrupt:
             warn("Training interrupted by user.")
         if val is not None:
-            net.coefs = [bk.asarray(c) for c in self._best_coefs]
-            net.intercepts = [bk.asarray(b) for b in self._best_intercepts]
+            model.assign(self._best_coefs, self._best_intercepts)
 
-    def _update_no_improvement_count(self: Any, net: Net, val: tuple | None) -> None:
+    def _update_no_improvement_count(self: Any, model: Model, val: tuple | None) -> None:
         """scikit-learn's rule: count epochs whose loss (or validation score) did not improve by
         ``tol``; keep the best validation weights."""
         if val is None:
@@ -157,7 +153,7 @@ class StochasticMixin:
                 self.best_loss_ = self.loss_curve_[-1]
             return
         X_val, y_val, sw_val = val
-        score = self._score_predictions(to_numpy(net.forward(X_val)[-1]), y_val, sw_val)
+        score = self._score_predictions(to_numpy(model.predict(X_val)), y_val, sw_val)
         self.validation_scores_.append(score)
         if self.verbose:
             print(f"Validation score: {score:f}")
@@ -167,4 +163,5 @@ class StochasticMixin:
             self._no_improvement_count = 0
         if score > self.best_validation_score_:
             self.best_validation_score_ = score
-            self._best_coefs, self._best_intercepts = copies(net, net.coefs), copies(net, net.intercepts)
+            n = len(model.weights)
+            self._best_coefs, self._best_intercepts = copies(model, model.params[:n]), copies(model, model.params[n:])

@@ -38,7 +38,8 @@ class TrainStep:
     returns ``(loss, observed)``: ``fit`` computes its metrics' statistics so, inside the compiled
     step (``observe`` is part of what the compiled code depends on, compared with ``==``). With
     ``compile`` the step is traced once and runs compiled where the backend compiles and the step
-    can be traced (not with Dropout, a learning-rate schedule or a ``grad_hook``); elsewhere it
+    can be traced (not with Dropout, a learning-rate schedule or a ``grad_hook``, unless the hook
+    declares ``traceable = True``: it computes on the gradients it is given only); elsewhere it
     runs op by op.
 
     >>> import portnn as pn
@@ -90,7 +91,11 @@ class TrainStep:
         self.loss, self.optimizer = loss, optimizer
         optimizer.bind(net.parameters(), net.backend, owner=net)
         self.parameters = optimizer.parameters
-        if self.compile and self.grad_hook is None and can_compile(net, optimizer):
+        if (
+            self.compile
+            and (self.grad_hook is None or getattr(self.grad_hook, "traceable", False))
+            and can_compile(net, optimizer)
+        ):
             key = (*CompiledStep.key_for(net, loss, optimizer), self.observe)
             if self.compiled is None or self.compiled.key != key:
                 self.compiled = CompiledStep(net, self._traced, key)
