@@ -5,6 +5,9 @@ NumPy reference (scikit-learn's own functions) everywhere, and scikit-learn's bi
 
 import numpy as np
 import pytest
+
+pytest.importorskip("scipy", reason="the reference functions are SciPy's and scikit-learn's")
+pytest.importorskip("sklearn", reason="the reference functions are SciPy's and scikit-learn's")
 from scipy.special import expit
 from sklearn.neural_network import _base as sk
 
