@@ -31,24 +31,27 @@ class Probe(pn.Layer):
         return X, lambda dY, input_grad=True: dY
 
 
-class WrongOnTorch(pn.Layer):
+def wrong_on_torch():
     """A user's layer with a bug on one backend: it scales by 1.5 where arrays are torch tensors
-    (where torch is not installed, wherever arrays are not NumPy's)."""
+    (where torch is not installed, wherever arrays are not NumPy's). Defined when a test asks for
+    it, so that the layer-contract suite, which checks every layer registered when it is
+    collected, does not take this deliberately wrong one for a portnn layer."""
 
-    registry_name = "test_bench_compare.WrongOnTorch"
-    output_kind = "same"
+    class WrongOnTorch(pn.Layer):
+        registry_name = "test_bench_compare.WrongOnTorch"
+        output_kind = "same"
 
-    def bind(self, backend, dtype):
-        super().bind(backend, dtype)
-        wrong = backend.torch_device is not None if "torch:cpu" in CPU else not backend.arrays_are_numpy
-        self.scale = 1.5 if wrong else 1.0
+        def bind(self, backend, dtype):
+            super().bind(backend, dtype)
+            wrong = backend.torch_device is not None if "torch:cpu" in CPU else not backend.arrays_are_numpy
+            self.scale = 1.5 if wrong else 1.0
 
-    def forward(self, X, training):
-        scale = self.scale
-        return X * scale, lambda dY, input_grad=True: dY * scale
+        def forward(self, X, training):
+            scale = self.scale
+            return X * scale, lambda dY, input_grad=True: dY * scale
 
-
-pn.register_layer(WrongOnTorch)  # registered as a user registers theirs (again: it is already)
+    pn.register_layer(WrongOnTorch)  # registered as a user registers theirs (again: it is already)
+    return WrongOnTorch()
 
 
 def data(n=96, features=6, classes=3, seed=0):
@@ -91,7 +94,7 @@ def test_repeats_are_interleaved_across_contestants():
 
 
 def test_a_layer_wrong_on_one_backend_is_flagged_and_not_crowned(tmp_path):
-    result = run(net(WrongOnTorch()), dtypes=("float32", "float64"))
+    result = run(net(wrong_on_torch()), dtypes=("float32", "float64"))
     wrong = "torch:cpu" if "torch:cpu" in CPU else "array_api_strict"
     for row in result.rows:
         assert row["agrees"] == (row["backend"] != wrong), row
