@@ -44,11 +44,14 @@ class Network:
         self.n_in, self.n_out = self._check_sizes()
         self.seed = seed
         init_rng, self.shuffle_rng, dropout_rng = spawn(make_rng(seed), 3)
+        # Set every time, not only switched on: a layer object reused in another network, or put
+        # first there, must not overwrite that network's input (the caller's array) in place.
+        self.layers[0].owns_input = False
         for layer, nxt in zip(self.layers, self.layers[1:] + [None]):
             if isinstance(layer, Dense) and getattr(nxt, "relu_like", False):
                 layer.auto_init = "he_normal"
-            if isinstance(layer, Dense) and layer.activation is None and nxt is not None:
-                nxt.owns_input = True  # Dense returns a fresh array that its backprop does not need
+            if nxt is not None:  # Dense returns a fresh array that its backprop does not need
+                nxt.owns_input = isinstance(layer, Dense) and layer.activation is None
         dropouts = [x for x in self.layers if isinstance(x, Dropout)]
         for layer, rng in zip(dropouts, spawn(dropout_rng, len(dropouts))):
             layer.rng = rng

@@ -151,6 +151,8 @@ def measure(
         counts.append(count)
         if metric_set is not None:
             stats.append(metric_set(xp, pred, yb, wb))
+    if not losses:  # an exhausted iterable of batches (a one-shot generator asked again)
+        raise ValueError("evaluate: the data gave no batches (a generator is used up after one pass; pass a list)")
     values = {"loss": weighted_mean(losses, counts)}
     if metric_set is not None:
         values.update(metric_set.values(xp, stats))

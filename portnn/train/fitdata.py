@@ -73,17 +73,24 @@ def fit_data(
         source = Batches(X, steps_per_epoch)
         source.check_epochs(epochs)
         validation = holdout.validation(model, loss, validation_data, chunk_bytes)
-        if validation is not None and isinstance(validation[0], Batches):
-            validation[0].check_epochs(epochs)
-        return BatchesData(model, loss, source), validation
+        return BatchesData(model, loss, source), _epochs_checked(validation, epochs)
     if steps_per_epoch is not None:
         raise TypeError("steps_per_epoch: only for an iterable of batches (X with y left out)")
     if y is None:
         raise TypeError("y: expected targets, or X an iterable of (X, y) batches")
     if is_streamed(X) or is_streamed(y):
         args = (sample_weight, class_weight, split, validation_data, batch_size, shuffle, chunk_bytes)
-        return streamed.prepare_fit(model, loss, X, y, *args)
+        data, validation = streamed.prepare_fit(model, loss, X, y, *args)
+        return data, _epochs_checked(validation, epochs)
     X, y = prepare(model, X, y, loss, "X", "y")
     weights = prepare_weights(model, loss, y, sample_weight, class_weight)
     (X, y, weights), validation = holdout.split(model, loss, X, y, weights, split, validation_data, chunk_bytes)
-    return TrainingData(X, y, weights, batch_size, shuffle), validation
+    return TrainingData(X, y, weights, batch_size, shuffle), _epochs_checked(validation, epochs)
+
+
+def _epochs_checked(validation: tuple | None, epochs: int) -> tuple | None:
+    """``validation``, refused before any step where it is a one-shot iterator of batches that
+    would run out after the first epoch, whatever form the training data has."""
+    if validation is not None and isinstance(validation[0], Batches):
+        validation[0].check_epochs(epochs)
+    return validation

@@ -39,6 +39,8 @@ def is_streamed(x: Any) -> bool:
         return True
     if isinstance(x, (np.ndarray, list, tuple, str, bytes, dict)) or is_array(x):
         return False
+    if hasattr(x, "iloc"):  # pandas: `x[rows]` looks rows up by index label, not position
+        return False
     return all(hasattr(x, name) for name in ("shape", "dtype", "__getitem__"))
 
 
