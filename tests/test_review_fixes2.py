@@ -1,5 +1,7 @@
 """Fixes from the read-through of the redesign, each failing before its fix."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -46,3 +48,23 @@ def test_evaluate_on_an_empty_iterable_of_batches_says_so():
     net = pn.Sequential(pn.Dense(2, 1), dtype="float64", seed=0)
     with pytest.raises(ValueError, match="no batches"):
         net.evaluate(iter([]))
+
+
+def test_a_checkpoint_refused_after_its_weights_were_read_leaves_the_network_as_it_was(tmp_path):
+    from portnn.train import checkpoint
+
+    saved = pn.Sequential(pn.Dense(2, 3), pn.Dropout(0.5), pn.Dense(3, 1), dtype="float64", seed=1)
+    path = str(tmp_path / "m.safetensors")
+    saved.save(path)
+    tensors, meta = pn.io.read(path)
+    rng = json.loads(meta["rng"])
+    meta["rng"] = json.dumps({key: {"not": "a generator state"} for key in rng})  # refused after the weights
+
+    net = pn.Sequential(pn.Dense(2, 3), pn.Dropout(0.5), pn.Dense(3, 1), dtype="float64", seed=2)
+    weights = {k: np.array(pn.to_numpy(v)) for k, v in net.state_dict().items()}
+    generators = net.rng_state()
+    with pytest.raises(ValueError, match="random generators"):
+        checkpoint.restore(net, tensors, meta, path, optimizer=None)
+    for name, value in net.state_dict().items():
+        np.testing.assert_array_equal(pn.to_numpy(value), weights[name])
+    assert net.rng_state() == generators

@@ -89,8 +89,15 @@ def restore(
     buffers = {b.name: tuple(b.value.shape) for b in network.buffers()}
     filecheck.check_tensors(path, tensors, params, buffers)
     rng, info, optimizer = _settings_of(meta, path, optimizer)
+    weights = {k: np.array(to_numpy(v)) for k, v in network.state_dict().items()}  # host copies
+    generators = network.rng_state()
     network.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(OPTIMIZER)})
-    return _restore_rest(network, tensors, path, rng, info, optimizer)
+    try:
+        return _restore_rest(network, tensors, path, rng, info, optimizer)
+    except ValueError:  # a checkpoint refused here changes nothing: the network is put back
+        network.load_state_dict(weights)
+        network.set_rng_state(generators)
+        raise
 
 
 def _settings_of(
