@@ -1,0 +1,85 @@
+"""Speed of two commits of portnn, measured back to back: ``portnn bench`` run from a git worktree
+of each, alternating before/after for several pairs so that the machine's drift falls on both.
+
+    python benchmarks/before_after.py BEFORE [AFTER] [--pairs 3] [--out NAME] [-- bench arguments]
+
+AFTER defaults to this working tree. Each run writes ``benchmarks/results/NAME/{before,after}-K.json``;
+``NAME/compare.md`` gets, for every ratio ``portnn bench`` reports (portnn's time over a reference
+measured in the same run), the median over the pairs of before and after and after/before.
+The bench arguments default to issue 22's check:
+``--workloads xor,mnist --backends numpy,torch:cpu,jax:cpu --repeats 9``.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT_BENCH = ["--workloads", "xor,mnist", "--backends", "numpy,torch:cpu,jax:cpu", "--repeats", "9"]
+
+
+def worktree(commit, where):
+    """A detached worktree of ``commit`` at ``where`` (the source ``portnn bench`` runs from)."""
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(where), commit], check=True)
+    return where
+
+
+def run_bench(source, bench_args, out):
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    cmd = [sys.executable, "-m", "portnn", "bench", *bench_args, "--out", str(out)]
+    subprocess.run(cmd, cwd=source, env=env, check=True, stdout=subprocess.DEVNULL)
+    return {(r["workload"], r["backend"], r["versus"]): r["ratio"] for r in json.loads(out.read_text())["ratios"]}
+
+
+def compare(runs):
+    """Markdown rows: per ratio, the medians over the pairs and after/before."""
+    rows = [
+        "| workload | backend | versus | before (median) | after (median) | after/before |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key in runs["before"][0]:
+        before = statistics.median(r[key] for r in runs["before"] if key in r)
+        after = statistics.median(r[key] for r in runs["after"] if key in r)
+        rows.append(f"| {' | '.join(key)} | {before:.3f} | {after:.3f} | {after / before:.3f} |")
+    return "\n".join(rows)
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    bench_args = argv[argv.index("--") + 1 :] if "--" in argv else DEFAULT_BENCH
+    argv = argv[: argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("before")
+    parser.add_argument("after", nargs="?", default=None)
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--out", default="before-after")
+    args = parser.parse_args(argv)
+    out = RESULTS / args.out
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        sources = {"before": worktree(args.before, Path(tmp) / "before")}
+        sources["after"] = worktree(args.after, Path(tmp) / "after") if args.after else ROOT
+        runs = {"before": [], "after": []}
+        for k in range(args.pairs):
+            for side in ("before", "after"):
+                runs[side].append(run_bench(sources[side], bench_args, out / f"{side}-{k + 1}.json"))
+                print(f"pair {k + 1}: {side} done", flush=True)
+        for side in ("before", "after"):
+            if sources[side] != ROOT:
+                subprocess.run(
+                    ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(sources[side])], check=True
+                )
+    table = compare(runs)
+    head = f"`python benchmarks/before_after.py {' '.join(sys.argv[1:])}`: before = {args.before}, after = {args.after or 'working tree'}; {args.pairs} pairs, alternating.\n\n"
+    (out / "compare.md").write_text(head + table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
