@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._checks import positive_int
 from .._xp import available_backends, get_backend, known_spec, pin_full_precision, to_numpy
 from .._xp.registry import library_names
 from ..nn.network import Network
@@ -69,12 +70,6 @@ def _positive_ints(name: str, values: Any) -> list[int]:
     if not values or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
         raise ValueError(f"{name}: expected positive ints, got {values!r}")
     return sorted(set(values))
-
-
-def _positive(name: str, value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return value
 
 
 def _data(X: Any, y: Any, n_in: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -166,10 +161,10 @@ def compare(
     fit = {
         "loss": loss,
         "optimizer": copy.deepcopy(get_optimizer(optimizer)),
-        "epochs": _positive("epochs", epochs),
+        "epochs": positive_int("epochs", epochs),
         "metrics": list(metrics),
     }
-    _positive("repeats", repeats)
+    positive_int("repeats", repeats)
     pin_full_precision()
     contestants, skipped = _contestants(base, (Xh, yh), specs, dict.fromkeys(dtype_list), batches, fit)
     runners, backends_of = [c.runner for c in contestants], [get_backend(c.backend) for c in contestants]
