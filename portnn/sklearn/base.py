@@ -17,13 +17,14 @@ import numpy as np
 import sklearn
 from sklearn.base import BaseEstimator
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._xp import Backend, backend_of, get_backend, is_array, is_non_numpy_array, namespace_of, to_numpy
 from ..initializers import glorot_uniform_layers
+from ..train.linkmodel import LinkModel
 from .lbfgs import LbfgsMixin
-from .model import Model
 from .stochastic import StochasticMixin
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -33,7 +34,11 @@ PARAMETER_CONSTRAINTS: dict = {**SkMLPClassifier._parameter_constraints, "backen
 
 def stochastic_only(est: Any) -> bool:
     """For ``available_if``: ``partial_fit`` exists only for the ``sgd`` and ``adam`` solvers."""
-    return bool(est._check_solver())
+    if est.solver not in STOCHASTIC_SOLVERS:
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. {est.solver} is not stochastic."
+        )
+    return True
 
 
 def on_host(a: Any) -> Any:
@@ -142,21 +147,19 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         if self.solver not in STOCHASTIC_SOLVERS and bk.float64:
             dtype = "float64"  # SciPy's parameters are float64: compute in float64, as NumPy would
         model = self._model(bk, dtype)
-        X_dev, y_dev = bk.asarray(X, bk.dtype(dtype)), bk.asarray(y, bk.dtype(dtype))
-        sw_dev = None if sample_weight is None else bk.asarray(sample_weight, bk.dtype(dtype))
+        dev = [None if a is None else bk.asarray(a, bk.dtype(dtype)) for a in (X, y, sample_weight)]
         if self.solver in STOCHASTIC_SOLVERS:
-            self._fit_stochastic(model, (X_dev, y_dev, sw_dev), (y, sample_weight), incremental)
+            self._fit_stochastic(model, dev, (y, sample_weight), incremental)
         else:
-            self._fit_lbfgs(model, (X_dev, y_dev, sw_dev), layer_units)
-        n = len(self.coefs_)
-        self.coefs_ = [out.asarray(c) for c in model.params[:n]]
-        self.intercepts_ = [out.asarray(b) for b in model.params[n:]]
+            self._fit_lbfgs(model, dev)
+        for name, arrays in zip(("coefs_", "intercepts_"), model.arrays()):
+            setattr(self, name, [out.asarray(a) for a in arrays])
         for name in ("_best_coefs", "_best_intercepts"):  # absent where coefs_ were set by hand
             if hasattr(self, name):
                 setattr(self, name, [out.asarray(a) for a in getattr(self, name)])
         solver = getattr(self, "_optimizer", None)
-        if solver is not None:
-            solver.to(out)
+        if solver is not None:  # its state kept where the weights are
+            solver.optimizer.move(out, out.dtype(dtype))
         if not model.all_finite():
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may contain large values and need to"
@@ -179,12 +182,10 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    def _check_solver(self) -> bool:
-        if self.solver not in STOCHASTIC_SOLVERS:
-            raise AttributeError(
-                f"partial_fit is only available for stochastic optimizers. {self.solver} is not stochastic."
-            )
-        return True
+    @available_if(stochastic_only)
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> BaseMLP:
+        """One epoch of the stochastic solver over X, y."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     # -- predict -----------------------------------------------------------------------------
     def _validate_X(self, X: Any, reset: bool) -> Any:
@@ -210,7 +211,10 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
             dtype=self._float_dtypes(X),
             reset=reset,
         )
-        return (X.toarray() if hasattr(X, "toarray") else X), on_host(y)
+        y = on_host(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return (X.toarray() if hasattr(X, "toarray") else X), y
 
     def _forward_pass_fast(self, X: Any, method: str) -> tuple[Any, Backend]:
         """The network's output for X, on the output backend (and that backend)."""
@@ -221,10 +225,10 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         dtype = device_dtype(bk, X, self.coefs_[0])  # NumPy's promotion, on every backend
         return out.asarray(self._model(bk, dtype).predict(X)), out
 
-    def _model(self, bk: Backend, dtype: str) -> Model:
+    def _model(self, bk: Backend, dtype: str) -> LinkModel:
         """The core network with the fitted (or initial) weights, on ``bk`` in ``dtype``."""
         arrays = (self.coefs_, self.intercepts_, self.activation, self.out_activation_)
-        return Model(bk, dtype, *arrays, self.loss, float(self.alpha))
+        return LinkModel(bk, dtype, *arrays, self.loss, float(self.alpha))
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

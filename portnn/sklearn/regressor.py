@@ -7,11 +7,9 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
-from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.metaestimators import available_if
 
-from .base import PARAMETER_CONSTRAINTS, BaseMLP, stochastic_only
+from .base import PARAMETER_CONSTRAINTS, BaseMLP
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
@@ -78,10 +76,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     # -- the hooks BaseMLP calls ---------------------------------------------------------------
     def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:
-        X, y = self._validate_Xy(X, y, reset=reset, y_numeric=True)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        return X, y
+        return self._validate_Xy(X, y, reset=reset, y_numeric=True)
 
     def _out_activation(self) -> str:
         return "exp" if self.loss == "poisson" else "identity"
@@ -103,9 +98,3 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """Predict using the multi-layer perceptron: shape (n_samples,) or (n_samples, n_outputs)."""
         output, out = self._forward_pass_fast(X, "predict")
         return out.xp.reshape(output, (-1,)) if output.shape[1] == 1 else output
-
-    @available_if(stochastic_only)
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
-        """One epoch of the stochastic solver over X, y."""
-        self._fit(X, y, sample_weight=sample_weight, incremental=True)
-        return self

@@ -1,5 +1,11 @@
-"""scikit-learn's stochastic training loop (``_fit_stochastic``) on any backend: its shuffling
-through the estimator's ``RandomState``, its batches, its early-stopping split, its stopping rule.
+"""scikit-learn's stochastic training loop (``_fit_stochastic``) on any backend: its solvers, its
+shuffling through the estimator's ``RandomState``, its batches, its early-stopping split, its
+stopping rule. The epochs are :meth:`LinkModel.epoch <portnn.train.linkmodel.LinkModel.epoch>`.
+
+``sgd`` is :class:`portnn.optim.SGD` in its velocity form (``v = momentum * v - lr * g``; Nesterov
+applies it twice), ``adam`` is :class:`portnn.optim.Adam` with ``eps_hat`` (epsilon outside the
+bias correction); ``invscaling`` is :func:`portnn.optim.schedules.inverse_scaling` of the samples
+seen, set between epochs.
 
 The data stay on the device; each epoch sends one permutation of indices there and reads one
 loss back (and, with early stopping, the validation predictions, scored on the host with
@@ -13,27 +19,70 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils import gen_batches, shuffle
+from sklearn.utils import shuffle
 
 from .._xp import to_numpy
+from ..objectives.weights import RowWeights
+from ..optim import SGD, Adam, Optimizer
+from ..optim.schedules import inverse_scaling
+from ..train.batches import TrainingData
+from ..train.linkmodel import LinkModel
 from .alerts import warn
-from .model import Model
-from .solvers import Solver, make_solver
 
 
-def make_optimizer(est: Any) -> Solver:
+class Solver:
+    """A core optimizer driven as scikit-learn drives its ``SGDOptimizer`` / ``AdamOptimizer``:
+    ``learning_rate`` is the optimizer's ``lr`` (scikit-learn's tests and users read it from
+    ``_optimizer``), set by the ``invscaling`` schedule between epochs or divided by the
+    ``adaptive`` stopping rule.
+
+    >>> solver = Solver(SGD(lr=0.1), "invscaling", power_t=0.5)
+    >>> solver.iteration_ends(time_step=99)
+    >>> solver.learning_rate
+    0.01
+    """
+
+    def __init__(self, optimizer: Optimizer, lr_schedule: str = "constant", power_t: float = 0.5) -> None:
+        self.optimizer, self.lr_schedule = optimizer, lr_schedule
+        self.schedule = inverse_scaling(optimizer.lr, power_t) if lr_schedule == "invscaling" else None
+
+    @property
+    def learning_rate(self) -> float:
+        return self.optimizer.lr
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self.optimizer.lr = value
+
+    def iteration_ends(self, time_step: int) -> None:
+        """Called after each epoch with the number of samples seen so far."""
+        if self.schedule is not None:
+            self.learning_rate = self.schedule(time_step)
+
+    def trigger_stopping(self, msg: str, verbose: Any) -> bool:
+        """True to stop training when the loss or score stopped improving; ``adaptive`` divides
+        the learning rate by 5 instead, until it is 1e-6 or less."""
+        if self.lr_schedule == "adaptive" and self.learning_rate > 1e-6:
+            self.learning_rate /= 5.0
+            if verbose:
+                print(msg + f" Setting learning rate to {self.learning_rate:f}")
+            return False
+        if verbose:
+            print(msg + (" Learning rate too small. Stopping." if self.lr_schedule == "adaptive" else " Stopping."))
+        return True
+
+
+def make_solver(est: Any) -> Solver:
     """The estimator's solver (its NumPy-scalar settings as floats: array_api_strict's arithmetic
     takes Python scalars only)."""
-    return make_solver(
-        est.solver,
-        float(est.learning_rate_init),
-        est.learning_rate,
-        float(est.momentum),
-        bool(est.nesterovs_momentum),
-        float(est.power_t),
-        (float(est.beta_1), float(est.beta_2)),
-        float(est.epsilon),
-    )
+    lr = float(est.learning_rate_init)
+    if est.solver == "adam":
+        betas = (float(est.beta_1), float(est.beta_2))
+        return Solver(Adam(lr=lr, betas=betas, eps=float(est.epsilon), eps_hat=True))
+    # without momentum scikit-learn's Nesterov step is the plain one, which the core SGD takes
+    nesterov = bool(est.nesterovs_momentum) and est.momentum > 0
+    sgd = SGD(lr=lr, momentum=float(est.momentum), nesterov=nesterov, velocity_form=True)
+    return Solver(sgd, est.learning_rate, float(est.power_t))
 
 
 def split_validation(rs: Any, n: int, fraction: float, stratify: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -58,74 +107,53 @@ def take(bk: Any, a: Any, idx: Any) -> Any:
     return None if a is None else bk.xp.take(a, idx, axis=0)
 
 
-def run_epoch(model: Model, data: tuple, order: np.ndarray | None, batch_size: int) -> Any:
-    """One pass over the data in ``order`` (None: as stored); the sum of batch loss times batch size."""
-    bk = model.bk
-    X, y, sw = data
-    n = X.shape[0]
-    dev_order = None if order is None else bk.asarray(order)
-    accumulated = None
-    for batch in gen_batches(n, batch_size):
-        if dev_order is None:
-            Xb, yb, swb = X[batch, ...], y[batch, ...], None if sw is None else sw[batch]
-        else:
-            idx = dev_order[batch]
-            Xb, yb, swb = take(bk, X, idx), take(bk, y, idx), take(bk, sw, idx)
-        term = model.fit_batch(Xb, yb, swb) * (batch.stop - batch.start)
-        accumulated = term if accumulated is None else accumulated + term
-    return accumulated
-
-
-def copies(model: Model, arrays: list) -> list:
-    """Copies of ``arrays`` (the best weights kept for early stopping)."""
-    return [model.xp.asarray(a, copy=True) for a in arrays]
-
-
 class StochasticMixin:
     """The ``sgd``/``adam`` solvers' fit, for :class:`~portnn.sklearn.base.BaseMLP`."""
 
     _optimizer: Solver | None
 
-    def _fit_stochastic(self: Any, model: Model, data: tuple, host: tuple, incremental: bool) -> None:
+    def _fit_stochastic(self: Any, model: LinkModel, data: tuple, host: tuple, incremental: bool) -> None:
         """Train ``model`` on ``data = (X, y, sample_weight)`` (device arrays) for up to ``max_iter``
         epochs; ``host = (y, sample_weight)`` on the host, for the validation split and score."""
-        bk = model.bk
-        if not incremental or getattr(self, "_optimizer", None) is None:
-            self._optimizer = make_optimizer(self)
-        model.train(self._optimizer.to(bk).optimizer, compile=self._optimizer.lr_schedule != "invscaling")
-        optimizer = self._optimizer
+        bk, (X, y, sw), (y_host, sw_host) = model.bk, data, host
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        X, y, sw = data
+        if not incremental or getattr(self, "_optimizer", None) is None:
+            self._optimizer = make_solver(self)
+        solver = self._optimizer
+        solver.optimizer.move(bk, X.dtype)
+        model.train(solver.optimizer, compile=solver.schedule is None)
         val = None
         if self.early_stopping:
-            stratify = host[0] if self._stratify_validation() else None
+            stratify = y_host if self._stratify_validation() else None
             idx_train, idx_val = split_validation(self._random_state, X.shape[0], self.validation_fraction, stratify)
             dev_train, dev_val = bk.asarray(idx_train), bk.asarray(idx_val)
-            y_val = self._labels_for_score(host[0][idx_val])
-            val = (take(bk, X, dev_val), y_val, None if host[1] is None else host[1][idx_val])
+            val = (
+                take(bk, X, dev_val),
+                self._labels_for_score(y_host[idx_val]),
+                None if sw is None else sw_host[idx_val],
+            )
             X, y, sw = take(bk, X, dev_train), take(bk, y, dev_train), take(bk, sw, dev_train)
-        n_samples = X.shape[0]
-        batch_size = batch_size_for(self, n_samples)
-        sample_idx = np.arange(n_samples, dtype=int)
+            sw_host = None if sw is None else sw_host[idx_train]
+        weights = None if sw is None else RowWeights(sw_host, sw)
+        batches = TrainingData(X, y, weights, batch_size_for(self, X.shape[0]), self.shuffle)
+        sample_idx = np.arange(X.shape[0], dtype=int)
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
-                loss = run_epoch(model, (X, y, sw), sample_idx if self.shuffle else None, batch_size)
-                self.n_iter_ += 1
-                self.loss_ = to_numpy(loss / n_samples)[()]
-                self.t_ += n_samples
+                loss = model.epoch(batches, bk.asarray(sample_idx) if self.shuffle else None)
+                self.n_iter_, self.t_, self.loss_ = self.n_iter_ + 1, self.t_ + X.shape[0], to_numpy(loss)[()]
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
                 self._update_no_improvement_count(model, val)
-                optimizer.iteration_ends(self.t_)
+                solver.iteration_ends(self.t_)
                 if self._no_improvement_count > self.n_iter_no_change:
                     what = "Validation score" if val is not None else "Training loss"
                     msg = f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} consecutive epochs."
-                    if optimizer.trigger_stopping(msg, self.verbose):
+                    if solver.trigger_stopping(msg, self.verbose):
                         break
                     self._no_improvement_count = 0
                 if incremental:
@@ -141,7 +169,7 @@ class StochasticMixin:
         if val is not None:
             model.assign(self._best_coefs, self._best_intercepts)
 
-    def _update_no_improvement_count(self: Any, model: Model, val: tuple | None) -> None:
+    def _update_no_improvement_count(self: Any, model: LinkModel, val: tuple | None) -> None:
         """scikit-learn's rule: count epochs whose loss (or validation score) did not improve by
         ``tol``; keep the best validation weights."""
         if val is None:
@@ -163,5 +191,4 @@ class StochasticMixin:
             self._no_improvement_count = 0
         if score > self.best_validation_score_:
             self.best_validation_score_ = score
-            n = len(model.weights)
-            self._best_coefs, self._best_intercepts = copies(model, model.params[:n]), copies(model, model.params[n:])
+            self._best_coefs, self._best_intercepts = model.arrays(copy=True)
