@@ -1,7 +1,9 @@
-"""LinkModel (portnn.train.linkmodel), the optim schedule ``inverse_scaling`` and portnn.alerts, each on
-its own: a Dense network built from given arrays, its flat packing (weights, then biases), its
-loss and flat gradient (finite differences in float64), its epochs against step-by-step training."""
+"""LinkModel (portnn.train.linkmodel) and portnn.alerts, each on its own: a Dense network built from
+given arrays, its flat packing (weights, then biases), its loss and flat gradient (finite
+differences in float64), its epochs against step-by-step training; warnings under the module name
+that the filters single out."""
 
+import itertools
 import warnings
 
 import numpy as np
@@ -10,7 +12,6 @@ import pytest
 import portnn as pn
 from portnn import alerts
 from portnn.objectives.weights import RowWeights
-from portnn.optim.schedules import inverse_scaling
 from portnn.testing import assert_close, numeric_grad
 from portnn.train.batches import TrainingData
 from portnn.train.linkmodel import LinkModel
@@ -30,7 +31,7 @@ LINKS = {
 
 
 def arrays(rng, units):
-    weights = [rng.normal(0, 0.5, (a, b)) for a, b in zip(units, units[1:])]
+    weights = [rng.normal(0, 0.5, (a, b)) for a, b in itertools.pairwise(units)]
     return weights, [rng.normal(0, 0.5, b) for b in units[1:]]
 
 
@@ -86,6 +87,7 @@ def test_flat_grad_is_the_losss_gradient_float64(bk64, rng, weighted):
     model.assign_flat(x0)
     loss, grad = model.loss_and_flat_grad(*dev)
     assert grad.shape == x0.shape
+    assert_close(loss, value(x0))
     np.testing.assert_allclose(pn.to_numpy(grad), numeric_grad(value, x0), rtol=1e-6, atol=1e-8)
 
 
@@ -126,13 +128,6 @@ def test_logistic_and_identity_are_scikit_learns_names():
     assert isinstance(model.net.layers[0].activation, pn.Sigmoid)
     plain = LinkModel("numpy", "float64", [np.ones((2, 2)), np.ones((2, 1))], [np.zeros(2), np.zeros(1)], "identity")
     assert plain.net.layers[0].activation is None
-
-
-def test_inverse_scaling():
-    decay = inverse_scaling(0.2, 0.25)
-    assert [decay(t) for t in (0, 15)] == [0.2, 0.2 / 16**0.25]
-    opt = pn.optim.SGD(lr=inverse_scaling(0.1, 0.5))
-    assert opt.lr == 0.1
 
 
 @pytest.mark.parametrize("module", ["mine", "theirs", None])

@@ -25,14 +25,3 @@ def cosine_decay(lr: float, total_steps: int, final_lr: float = 0.0) -> Schedule
     return lambda step: (
         final_lr + 0.5 * (lr - final_lr) * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
     )
-
-
-def inverse_scaling(lr: float, power: float) -> Schedule:
-    """Schedule ``lr / (step + 1) ** power`` (scikit-learn's ``invscaling``, whose step is the
-    number of samples seen, set between epochs).
-
-    >>> decay = inverse_scaling(0.1, 0.5)
-    >>> [decay(step) for step in (0, 3, 99)]
-    [0.1, 0.05, 0.01]
-    """
-    return lambda step: lr / (step + 1) ** power

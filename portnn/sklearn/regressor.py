@@ -18,15 +18,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     Parameters
     ----------
-    loss : {"squared_error", "poisson"}, default="squared_error"
-    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, learning_rate_init,
-    power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum,
-    nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-    n_iter_no_change, max_fun
-        As in ``sklearn.neural_network.MLPRegressor``.
     backend : str or None, default=None
         Where to train and predict: a portnn spec such as ``"torch:cuda"``. None trains on NumPy,
         or on X's own namespace and device when scikit-learn's ``array_api_dispatch`` is on.
+        Every other parameter (``loss`` first) is ``sklearn.neural_network.MLPRegressor``'s.
 
     Examples
     --------
@@ -73,19 +68,6 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         backend: str | None = None,
     ) -> None:
         self._init_params(locals())
-
-    # -- the hooks BaseMLP calls ---------------------------------------------------------------
-    def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:
-        return self._validate_Xy(X, y, reset=reset, y_numeric=True)
-
-    def _out_activation(self) -> str:
-        return "exp" if self.loss == "poisson" else "identity"
-
-    def _stratify_validation(self) -> bool:
-        return False
-
-    def _labels_for_score(self, y: np.ndarray) -> Any:
-        return y
 
     def _score_predictions(self, output: np.ndarray, y: Any, sample_weight: Any) -> float:
         pred = output.ravel() if output.shape[1] == 1 else output

@@ -23,7 +23,7 @@ from typing import Any
 
 from .._xp import Backend, get_backend
 from ..nn.activations import Sigmoid
-from ..nn.layers import Dense, Layer
+from ..nn.layers import Dense
 from ..nn.network import Network
 from ..objectives.linkloss import LinkLoss
 from ..objectives.penalty import L2Penalty
@@ -39,8 +39,8 @@ class LinkModel:
     and ``biases`` (arrays of any backend), ``activation`` between them, on ``backend`` in
     ``dtype``; its loss is ``LinkLoss(link, loss)`` with an L2 term of strength ``alpha``.
 
-    ``activation`` is a core activation name or layer, or scikit-learn's ``"identity"`` (none)
-    or ``"logistic"`` (``Sigmoid(exact=True)``, scikit-learn's bits).
+    ``activation`` is a core activation's name (``"relu"``, ``"tanh"``...) or scikit-learn's
+    ``"identity"`` (none) or ``"logistic"`` (``Sigmoid(exact=True)``, scikit-learn's bits).
     """
 
     def __init__(
@@ -49,14 +49,14 @@ class LinkModel:
         dtype: str,
         weights: list,
         biases: list,
-        activation: str | Layer | None = "relu",
+        activation: str = "relu",
         link: str = "identity",
         loss: str = "squared_error",
         alpha: float = 0.0,
     ) -> None:
         bk, last = get_backend(backend), len(weights) - 1  # zeros: nothing drawn, the weights are set next
         layers = [
-            Dense(*w.shape, init="zeros", activation=None if i == last else hidden(activation))
+            Dense(w.shape[0], w.shape[1], init="zeros", activation=None if i == last else hidden(activation))
             for i, w in enumerate(weights)
         ]
         self.net = Network(*layers, backend=bk.ordered_sums(), dtype=dtype, seed=0)
@@ -130,7 +130,7 @@ class LinkModel:
         return all(self.bk.read(xp.all(xp.isfinite(p.value)), bool) for p in self.params)
 
 
-def hidden(activation: str | Layer | None) -> Any:
+def hidden(activation: str) -> Any:
     """Dense's ``activation`` for a hidden layer: scikit-learn's names mapped (see LinkModel)."""
     if activation == "logistic":
         return Sigmoid(exact=True)
