@@ -32,6 +32,7 @@ STOCHASTIC_SOLVERS = ("sgd", "adam")
 PARAMETER_CONSTRAINTS: dict = {**SkBase._parameter_constraints, "backend": [None, str]}
 #: For ``available_if``: ``partial_fit`` exists for the stochastic solvers only (scikit-learn's check).
 stochastic_only = SkBase._check_solver
+NO_Y = "no_validation"  # scikit-learn's marker for "validate X alone"
 
 
 def on_host(a: Any) -> Any:
@@ -118,9 +119,8 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
             self._fit_stochastic(model, dev, (y, sample_weight), incremental)
         else:
             self._fit_lbfgs(model, dev)
-        for name, arrays in zip(("coefs_", "intercepts_"), model.arrays()):
-            setattr(self, name, [out.asarray(a) for a in arrays])
-        for name in ("_best_coefs", "_best_intercepts"):  # absent where coefs_ were set by hand
+        self.coefs_, self.intercepts_ = model.arrays()
+        for name in ("coefs_", "intercepts_", "_best_coefs", "_best_intercepts"):  # _best_*: absent if set by hand
             if hasattr(self, name):
                 setattr(self, name, [out.asarray(a) for a in getattr(self, name)])
         if getattr(self, "_core_optimizer", None) is not None:  # its state kept where the weights are
@@ -143,23 +143,24 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     # -- validation hooks (the regressor's; the classifier's own) ---------------------------------
-    def _validate(self, X: Any, y: Any = None, reset: bool = False, y_numeric: bool = False) -> Any:
+    def _validate(self, X: Any, y: Any = NO_Y, reset: bool = False, y_numeric: bool = False) -> Any:
         """X as scikit-learn validates it, dense, of its float dtype (X's namespace's under dispatch);
-        with y, (X, y) with y on the host and a single column as 1-D."""
+        given y (None too: refused), (X, y) with y on the host and a single column as 1-D."""
         xp = namespace_of(X) if dispatch_on() and is_non_numpy_array(X) else np
         check = {"accept_sparse": ["csr", "csc"], "dtype": (xp.float64, xp.float32), "reset": reset}
-        if y is None:
+        if y is NO_Y:
             X = validate_data(self, X, **check)
             return X.toarray() if hasattr(X, "toarray") else X
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=y_numeric, **check)
         y = on_host(y)
-        return (X.toarray() if hasattr(X, "toarray") else X), column_or_1d(y, warn=True) if y.shape[1:] == (1,) else y
+        if y.shape[1:] == (1,):
+            y = column_or_1d(y, warn=True)
+        return (X.toarray() if hasattr(X, "toarray") else X), y
 
     def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:
         return self._validate(X, y, reset, y_numeric=True)
 
     # -- predict -----------------------------------------------------------------------------
-
     def _forward_pass_fast(self, X: Any, method: str) -> tuple[Any, Backend]:
         """The network's output for X, on the output backend (and that backend)."""
         check_is_fitted(self)
