@@ -8,9 +8,8 @@ Swapping is one import:
 >>> MLPClassifier(backend="numpy").get_params()["hidden_layer_sizes"]
 (100,)
 
-Modules: ``model`` (the core network, loss and penalty), ``solvers`` (SGD and Adam), ``stochastic``
-and ``lbfgs`` (the two ways to fit), ``base`` (what the estimators share), ``classifier``,
-``regressor``.
+Modules: ``base`` (what the estimators share), ``solvers`` (sgd, adam and lbfgs around the core's
+:class:`~portnn.train.linkmodel.LinkModel`), ``classifier``, ``regressor``.
 """
 
 from .classifier import MLPClassifier

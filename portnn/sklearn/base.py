@@ -16,24 +16,23 @@ from typing import Any, ClassVar
 import numpy as np
 import sklearn
 from sklearn.base import BaseEstimator
-from sklearn.neural_network import MLPClassifier as SkMLPClassifier
-from sklearn.utils import check_random_state
+from sklearn.neural_network._multilayer_perceptron import BaseMultilayerPerceptron as SkBase
+from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils._array_api import check_same_namespace
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._xp import Backend, backend_of, get_backend, is_array, is_non_numpy_array, namespace_of, to_numpy
 from ..initializers import glorot_uniform_layers
-from .lbfgs import LbfgsMixin
-from .model import Model
-from .stochastic import StochasticMixin
+from ..train.linkmodel import LinkModel
+from .solvers import LbfgsMixin, StochasticMixin
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 #: scikit-learn's constraints on the shared parameters, plus ``backend``.
-PARAMETER_CONSTRAINTS: dict = {**SkMLPClassifier._parameter_constraints, "backend": [None, str]}
-
-
-def stochastic_only(est: Any) -> bool:
-    """For ``available_if``: ``partial_fit`` exists only for the ``sgd`` and ``adam`` solvers."""
-    return bool(est._check_solver())
+PARAMETER_CONSTRAINTS: dict = {**SkBase._parameter_constraints, "backend": [None, str]}
+#: For ``available_if``: ``partial_fit`` exists for the stochastic solvers only (scikit-learn's check).
+stochastic_only = SkBase._check_solver
+NO_Y = "no_validation"  # scikit-learn's marker for "validate X alone"
 
 
 def on_host(a: Any) -> Any:
@@ -57,6 +56,8 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
     """scikit-learn's ``BaseMultilayerPerceptron``, computing on any portnn backend."""
 
     _parameter_constraints: ClassVar[dict] = PARAMETER_CONSTRAINTS
+    # scikit-learn's own: the fitted attributes a first fit sets up, and partial_fit's availability
+    _initialize, _check_solver = SkBase._initialize, stochastic_only
 
     def _init_params(self, params: dict) -> None:
         for name, value in params.items():
@@ -69,23 +70,9 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         out = backend_of(X) if dispatch_on() and is_array(X) else get_backend("numpy")
         return (get_backend(self.backend) if self.backend else out), out
 
-    def _check_same_namespace(self, X: Any, method: str) -> None:
-        """scikit-learn's ``check_same_namespace``: under ``array_api_dispatch``, X must be of the
-        namespace and device that fit saw."""
-        if not dispatch_on():
-            return
-        fitted = self.coefs_[0]
-        x_bk, fit_bk = backend_of(X) if is_array(X) else get_backend("numpy"), backend_of(fitted)
-        if x_bk.same_library(fit_bk) and (fit_bk.arrays_are_numpy or X.device == fitted.device):
-            return
-        if not x_bk.same_library(fit_bk):
-            what = f"Array namespaces used during fit ({namespace_of(fitted).__name__}) and {method} ({x_bk.library}) differ."
-        else:
-            what = f"Devices used during fit ({fitted.device}) and {method} ({X.device}) differ."
-        raise ValueError(
-            f"Inputs passed to {type(self).__name__}.{method}() must use the same namespace and the same device "
-            f"as those passed to fit(). {what}"
-        )
+    @property
+    def _first_coef(self) -> Any:  # what scikit-learn's check_same_namespace compares X with
+        return self.coefs_[0]
 
     def __getstate__(self) -> dict:
         state = super().__getstate__()
@@ -95,26 +82,11 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         return state
 
     # -- fit ---------------------------------------------------------------------------------
-    def _initialize(self, y: np.ndarray, layer_units: list[int], dtype: Any) -> None:
-        self.n_iter_, self.t_ = 0, 0
-        self.n_outputs_ = y.shape[1]
-        self.n_layers_ = len(layer_units)
-        self.out_activation_ = self._out_activation()
+    def _init_coef(self, fan_in: int, fan_out: int, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+        """One layer's weights and biases for ``_initialize``, drawn as scikit-learn draws them."""
         gain = 2.0 if self.activation == "logistic" else 6.0
-        coefs, intercepts = glorot_uniform_layers(self._random_state, layer_units, gain)
-        self.coefs_ = [c.astype(dtype, copy=False) for c in coefs]
-        self.intercepts_ = [b.astype(dtype, copy=False) for b in intercepts]
-        self._best_coefs = [c.copy() for c in self.coefs_]
-        self._best_intercepts = [b.copy() for b in self.intercepts_]
-        self._optimizer = None
-        if self.solver in STOCHASTIC_SOLVERS:
-            self.loss_curve_: list = []
-            self._no_improvement_count = 0
-            if self.early_stopping:
-                self.validation_scores_: list | None = []
-                self.best_validation_score_, self.best_loss_ = -np.inf, None
-            else:
-                self.best_loss_, self.validation_scores_, self.best_validation_score_ = np.inf, None, None
+        (coef,), (intercept,) = glorot_uniform_layers(self._random_state, [fan_in, fan_out], gain)
+        return coef.astype(dtype, copy=False), intercept.astype(dtype, copy=False)
 
     def _hidden_sizes(self) -> list[int]:
         sizes = self.hidden_layer_sizes
@@ -142,21 +114,17 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         if self.solver not in STOCHASTIC_SOLVERS and bk.float64:
             dtype = "float64"  # SciPy's parameters are float64: compute in float64, as NumPy would
         model = self._model(bk, dtype)
-        X_dev, y_dev = bk.asarray(X, bk.dtype(dtype)), bk.asarray(y, bk.dtype(dtype))
-        sw_dev = None if sample_weight is None else bk.asarray(sample_weight, bk.dtype(dtype))
+        dev = [None if a is None else bk.asarray(a, bk.dtype(dtype)) for a in (X, y, sample_weight)]
         if self.solver in STOCHASTIC_SOLVERS:
-            self._fit_stochastic(model, (X_dev, y_dev, sw_dev), (y, sample_weight), incremental)
+            self._fit_stochastic(model, dev, (y, sample_weight), incremental)
         else:
-            self._fit_lbfgs(model, (X_dev, y_dev, sw_dev), layer_units)
-        n = len(self.coefs_)
-        self.coefs_ = [out.asarray(c) for c in model.params[:n]]
-        self.intercepts_ = [out.asarray(b) for b in model.params[n:]]
-        for name in ("_best_coefs", "_best_intercepts"):  # absent where coefs_ were set by hand
+            self._fit_lbfgs(model, dev)
+        self.coefs_, self.intercepts_ = model.arrays()
+        for name in ("coefs_", "intercepts_", "_best_coefs", "_best_intercepts"):  # _best_*: absent if set by hand
             if hasattr(self, name):
                 setattr(self, name, [out.asarray(a) for a in getattr(self, name)])
-        solver = getattr(self, "_optimizer", None)
-        if solver is not None:
-            solver.to(out)
+        if getattr(self, "_core_optimizer", None) is not None:  # its state kept where the weights are
+            self._core_optimizer.move(out, out.dtype(dtype))
         if not model.all_finite():
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may contain large values and need to"
@@ -165,66 +133,47 @@ class BaseMLP(StochasticMixin, LbfgsMixin, BaseEstimator):
         return self
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> BaseMLP:
-        """Fit the model to data matrix X and target(s) y (see scikit-learn's ``fit``).
-
-        Parameters
-        ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self
-        """
+        """Fit the model to X (dense or sparse, n_samples x n_features) and target(s) y, each row
+        weighing ``sample_weight`` (default 1), as scikit-learn's ``fit`` does; returns self."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    def _check_solver(self) -> bool:
-        if self.solver not in STOCHASTIC_SOLVERS:
-            raise AttributeError(
-                f"partial_fit is only available for stochastic optimizers. {self.solver} is not stochastic."
-            )
-        return True
+    @available_if(stochastic_only)
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> BaseMLP:
+        """One epoch of the stochastic solver over X, y."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    # -- validation hooks (the regressor's; the classifier's own) ---------------------------------
+    def _validate(self, X: Any, y: Any = NO_Y, reset: bool = False, y_numeric: bool = False) -> Any:
+        """X as scikit-learn validates it, dense, of its float dtype (X's namespace's under dispatch);
+        given y (None too: refused), (X, y) with y on the host and a single column as 1-D."""
+        xp = namespace_of(X) if dispatch_on() and is_non_numpy_array(X) else np
+        check = {"accept_sparse": ["csr", "csc"], "dtype": (xp.float64, xp.float32), "reset": reset}
+        if y is NO_Y:
+            X = validate_data(self, X, **check)
+            return X.toarray() if hasattr(X, "toarray") else X
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=y_numeric, **check)
+        y = on_host(y)
+        if y.shape[1:] == (1,):
+            y = column_or_1d(y, warn=True)
+        return (X.toarray() if hasattr(X, "toarray") else X), y
+
+    def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:
+        return self._validate(X, y, reset, y_numeric=True)
 
     # -- predict -----------------------------------------------------------------------------
-    def _validate_X(self, X: Any, reset: bool) -> Any:
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=self._float_dtypes(X), reset=reset)
-        return X.toarray() if hasattr(X, "toarray") else X
-
-    @staticmethod
-    def _float_dtypes(X: Any) -> tuple:
-        """The float dtypes X may keep (others become the first): X's namespace's under dispatch."""
-        if dispatch_on() and is_non_numpy_array(X):
-            xp = namespace_of(X)
-            return (xp.float64, xp.float32)
-        return (np.float64, np.float32)
-
-    def _validate_Xy(self, X: Any, y: Any, reset: bool, y_numeric: bool = False) -> tuple[Any, np.ndarray]:
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            y_numeric=y_numeric,
-            dtype=self._float_dtypes(X),
-            reset=reset,
-        )
-        return (X.toarray() if hasattr(X, "toarray") else X), on_host(y)
-
     def _forward_pass_fast(self, X: Any, method: str) -> tuple[Any, Backend]:
         """The network's output for X, on the output backend (and that backend)."""
         check_is_fitted(self)
-        self._check_same_namespace(X, method)
-        X = self._validate_X(X, reset=False)
+        check_same_namespace(X, self, attribute="_first_coef", method=method)
+        X = self._validate(X)
         bk, out = self._backends(X)
         dtype = device_dtype(bk, X, self.coefs_[0])  # NumPy's promotion, on every backend
         return out.asarray(self._model(bk, dtype).predict(X)), out
 
-    def _model(self, bk: Backend, dtype: str) -> Model:
+    def _model(self, bk: Backend, dtype: str) -> LinkModel:
         """The core network with the fitted (or initial) weights, on ``bk`` in ``dtype``."""
         arrays = (self.coefs_, self.intercepts_, self.activation, self.out_activation_)
-        return Model(bk, dtype, *arrays, self.loss, float(self.alpha))
+        return LinkModel(bk, dtype, *arrays, self.loss, float(self.alpha))
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

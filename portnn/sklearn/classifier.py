@@ -8,7 +8,6 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import column_or_1d
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 
@@ -22,15 +21,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     Parameters
     ----------
-    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, learning_rate_init,
-    power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum,
-    nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-    n_iter_no_change, max_fun
-        As in ``sklearn.neural_network.MLPClassifier``.
     backend : str or None, default=None
         Where to train and predict: a portnn spec such as ``"torch:cuda"`` or ``"cupy:0"``. None
         trains on NumPy, or on X's own namespace and device when scikit-learn's
-        ``array_api_dispatch`` is on.
+        ``array_api_dispatch`` is on. Every other parameter is ``sklearn.neural_network.MLPClassifier``'s.
 
     Examples
     --------
@@ -76,9 +70,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     # -- the hooks BaseMLP calls ---------------------------------------------------------------
     def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:
-        X, y = self._validate_Xy(X, y, reset=reset)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
+        X, y = self._validate(X, y, reset)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)
@@ -96,15 +88,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                     f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
         return X, self._label_binarizer.transform(y).astype(bool)
-
-    def _out_activation(self) -> str:
-        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
-
-    def _stratify_validation(self) -> bool:
-        return bool(self.n_outputs_ == 1)
-
-    def _labels_for_score(self, y: np.ndarray) -> Any:
-        return self._label_binarizer.inverse_transform(y)
 
     def _labels(self, output: np.ndarray) -> Any:
         return self._label_binarizer.inverse_transform(output.ravel() if self.n_outputs_ == 1 else output)

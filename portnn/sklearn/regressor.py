@@ -7,11 +7,9 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
-from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.metaestimators import available_if
 
-from .base import PARAMETER_CONSTRAINTS, BaseMLP, stochastic_only
+from .base import PARAMETER_CONSTRAINTS, BaseMLP
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
@@ -20,15 +18,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     Parameters
     ----------
-    loss : {"squared_error", "poisson"}, default="squared_error"
-    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, learning_rate_init,
-    power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum,
-    nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon,
-    n_iter_no_change, max_fun
-        As in ``sklearn.neural_network.MLPRegressor``.
     backend : str or None, default=None
         Where to train and predict: a portnn spec such as ``"torch:cuda"``. None trains on NumPy,
         or on X's own namespace and device when scikit-learn's ``array_api_dispatch`` is on.
+        Every other parameter (``loss`` first) is ``sklearn.neural_network.MLPRegressor``'s.
 
     Examples
     --------
@@ -76,22 +69,6 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     ) -> None:
         self._init_params(locals())
 
-    # -- the hooks BaseMLP calls ---------------------------------------------------------------
-    def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, np.ndarray]:
-        X, y = self._validate_Xy(X, y, reset=reset, y_numeric=True)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        return X, y
-
-    def _out_activation(self) -> str:
-        return "exp" if self.loss == "poisson" else "identity"
-
-    def _stratify_validation(self) -> bool:
-        return False
-
-    def _labels_for_score(self, y: np.ndarray) -> Any:
-        return y
-
     def _score_predictions(self, output: np.ndarray, y: Any, sample_weight: Any) -> float:
         pred = output.ravel() if output.shape[1] == 1 else output
         if not np.isfinite(pred).all():
@@ -103,9 +80,3 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """Predict using the multi-layer perceptron: shape (n_samples,) or (n_samples, n_outputs)."""
         output, out = self._forward_pass_fast(X, "predict")
         return out.xp.reshape(output, (-1,)) if output.shape[1] == 1 else output
-
-    @available_if(stochastic_only)
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
-        """One epoch of the stochastic solver over X, y."""
-        self._fit(X, y, sample_weight=sample_weight, incremental=True)
-        return self
