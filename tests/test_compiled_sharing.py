@@ -207,3 +207,36 @@ def test_the_fits_step_is_kept_outside_the_network(jax_bk):
     del net, step, copy
     gc.collect()
     assert gone() is None  # the kept step does not keep its network alive
+
+
+def test_an_optimizers_own_settings_are_part_of_the_key(jax_bk):
+    class Scaled(pn.optim.SGD):
+        """An SGD whose extra setting is not in get_config: read by the trace all the same."""
+
+        def __init__(self, lr, scale):
+            super().__init__(lr)
+            self.scale = scale
+
+        def _update(self, p, g, state):
+            return super()._update(p, g * self.scale, state)
+
+    def trace(optimizer):
+        net = pn.Sequential(pn.Dense(4, 3), backend=jax_bk, dtype="float64", seed=0)
+        return TrainStep(net, "mse", optimizer).compiled.trace
+
+    assert trace(Scaled(0.1, 2.0)) is trace(Scaled(0.2, 2.0))
+    assert trace(Scaled(0.1, 2.0)) is not trace(Scaled(0.1, 3.0))
+
+
+def test_the_kept_traces_are_bounded(jax_bk, monkeypatch):
+    monkeypatch.setattr("portnn.train.compiled.CACHE_SIZE", 2)
+    TRACES.clear()
+
+    def trace(width):
+        net = pn.Sequential(pn.Dense(4, width), backend=jax_bk, dtype="float64", seed=0)
+        return TrainStep(net, "mse", pn.optim.SGD(lr=0.1)).compiled.trace
+
+    first = trace(1)
+    assert trace(1) is first
+    trace(2), trace(3)
+    assert len(TRACES) == 2 and trace(1) is not first  # the least recently used went first

@@ -22,6 +22,10 @@ Array = Any
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {}
+# What an optimizer holds besides its settings: arrays, binding, the step count and learning rate
+_RUN_STATE = frozenset(
+    {"lr", "schedule", "steps", "_state", "parameters", "backend", "flat", "owner_id", "_lr_value", "_lr_array"}
+)
 
 
 class Optimizer:
@@ -176,6 +180,15 @@ class Optimizer:
         if lr is not self._lr_value and lr != self._lr_value:  # (a traced lr is compared by identity only)
             self._lr_value, self._lr_array = self.lr, self.backend.asarray(self.lr, like.dtype)
         return self._lr_array
+
+    def trace_settings(self) -> dict[str, Any]:
+        """What the update reads besides its arrays, step count and learning rate: every other
+        attribute (a subclass's own included), for the key a compiled step is shared under.
+
+        >>> sorted(Optimizer(lr=0.1).trace_settings())
+        ['clipping', 'weight_decay']
+        """
+        return {k: v for k, v in vars(self).items() if k not in _RUN_STATE}
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (saved with a checkpoint). A schedule is saved as its current lr."""

@@ -45,7 +45,6 @@ def trace_key(network: Network, loss: Loss, optimizer: Optimizer, hook: Any = No
     """What a traced step of ``network`` depends on besides its inputs' shapes: backend, dtype,
     the layers' types and settings, the loss's, the optimizer's (its learning rate aside: an
     input) and its state layout, the buffers, the gradient hook's settings and ``observe``."""
-    config = {k: v for k, v in optimizer.get_config().items() if k != "lr"}
     return (
         type(network.backend),
         network.backend.spec,
@@ -54,7 +53,7 @@ def trace_key(network: Network, loss: Loss, optimizer: Optimizer, hook: Any = No
         describe(network.layers),
         tuple(b.name for b in network.buffers()),
         describe(loss),
-        (type(optimizer), describe(config), optimizer.flat is not None),
+        (type(optimizer), describe(optimizer.trace_settings()), optimizer.flat is not None),
         tuple((p.name, n) for p in network.parameters() for n in optimizer.buffer_names),
         describe(hook),
         describe(observe),
