@@ -15,6 +15,7 @@ network built alike, as scikit-learn's estimators build one per ``fit``, runs th
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -62,11 +63,11 @@ def trace_key(network: Network, loss: Loss, optimizer: Optimizer, hook: Any = No
 
 class Trace:
     """A step body traced and compiled, shared by the compiled steps of one key. Each call binds
-    the step that makes it (:attr:`step`): a trace for new input shapes traces that step's network.
-    ``traces`` counts the traces."""
+    the step that makes it (``bound.step``, per thread: networks alike may train side by side), so
+    a trace for new input shapes traces that step's network. ``traces`` counts the traces."""
 
     def __init__(self, backend: Backend) -> None:
-        self.step: CompiledStep | None = None
+        self.bound = threading.local()
         self.traces = 0
         self.fn = backend.compile(self._pure)
 
@@ -85,8 +86,8 @@ class Trace:
 
     def _pure(self, arrays: list, steps: Array, lr: Array, X: Array, y: Array) -> tuple:
         self.traces += 1
-        assert self.step is not None, "a trace is called through a CompiledStep"
-        return self.step.pure(arrays, steps, lr, X, y)
+        step: CompiledStep = self.bound.step
+        return step.pure(arrays, steps, lr, X, y)
 
 
 class CompiledStep:
@@ -144,17 +145,17 @@ class CompiledStep:
         return value, self._collect()
 
     def __call__(self, X: Array, y: Array) -> Array:
-        opt, trace = self.optimizer, self.trace
+        opt, bound = self.optimizer, self.trace.bound
         steps, before = opt.steps, self._collect()
-        trace.step = self
+        bound.step = self
         try:
-            value, arrays = trace.fn(before, steps, float(opt.lr), X, y)
+            value, arrays = self.trace.fn(before, steps, float(opt.lr), X, y)
         except BaseException:
             self._install(before)  # no tracer is left behind
             opt.steps = steps
             raise
         finally:
-            trace.step = None  # the trace keeps no network alive
+            bound.step = None  # the trace keeps no network alive
         self._install(arrays)
         opt.steps = steps + 1
         return value
