@@ -4,6 +4,7 @@ portnn builds on — ``parameters()``, ``buffers()``, ``forward``/``backward``, 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,9 @@ from .parameter import Buffer, Parameter
 from .summary import SummaryText, summary_table
 
 Array = Any
+#: Each network's last fit's TrainStep, kept for its compiled code: run state, held here and not
+#: on the network (which it would keep alive: keyed weakly, and the step holds it weakly).
+FIT_STEPS: weakref.WeakKeyDictionary[Network, Any] = weakref.WeakKeyDictionary()
 
 
 class Network:
@@ -58,9 +62,8 @@ class Network:
         self.optimizer: Any = None  # the optimizer of the last fit: moved along by to()
         self.loss: Any = None  # the last fit's loss and metrics: what evaluate measures by default
         self.metrics: list = []
-        # The last fit's TrainStep, kept for its compiled code (tied to these arrays: to() drops it);
-        # a fit's run state (stop_training, initial_epoch, rank) is the fit's: portnn.train.run.Run
-        self.train_step: Any = None
+        # a fit's run state (stop_training, initial_epoch, rank) is the fit's: portnn.train.run.Run;
+        # its step is kept outside the network (train_step)
         self.history: Any = None  # the last fit's History
         self.metadata: dict[str, Any] = {}  # the user's: saved with the model (JSON values)
         host = initial if initial is not None else [(x.init_params(init_rng), x.init_buffers()) for x in self.layers]
@@ -96,6 +99,18 @@ class Network:
             )
             for layer in self.layers
         ]
+
+    @property
+    def train_step(self) -> Any:
+        """The last fit's TrainStep (None before any), which later fits keep where their settings match."""
+        return FIT_STEPS.get(self)
+
+    @train_step.setter
+    def train_step(self, step: Any) -> None:
+        if step is None:
+            FIT_STEPS.pop(self, None)
+        else:
+            FIT_STEPS[self] = step
 
     # -- placement -----------------------------------------------------------------------------
     @property
@@ -211,16 +226,14 @@ class Network:
 
     # -- pickling: the backend as its spec, arrays on the host -----------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        state = {
-            k: v for k, v in self.__dict__.items() if k not in ("backend", "dtype", "train_step", "parameter_block")
-        }
+        state = {k: v for k, v in self.__dict__.items() if k not in ("backend", "dtype", "parameter_block")}
         state["backend"], state["host_arrays"] = self.backend.spec, self._host_arrays()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
         spec, host = state.pop("backend"), state.pop("host_arrays")
-        self.__dict__.update(state, train_step=None)
+        self.__dict__.update(state)
         try:
             backend = get_backend(spec)
         except ValueError as exc:

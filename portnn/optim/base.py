@@ -5,6 +5,8 @@ name. The update rules themselves are in :mod:`portnn.optim.optimizers`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .._checks import by_name, number_in_range, same_shape
@@ -20,6 +22,10 @@ Array = Any
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {}
+# What an optimizer holds besides its settings: arrays, binding, the step count and learning rate
+_RUN_STATE = frozenset(
+    {"lr", "schedule", "steps", "_state", "parameters", "backend", "flat", "owner_id", "_lr_value", "_lr_array"}
+)
 
 
 class Optimizer:
@@ -118,6 +124,19 @@ class Optimizer:
         self._lr_value: float | None = None  # the lr that _lr_array holds
         self._lr_array: Array = None
 
+    @contextmanager
+    def traced_lr(self, lr: Array, dtype: Any) -> Iterator[None]:
+        """Within: ``lr`` (a traced scalar, an input of a compiled step) is the learning rate, as
+        :attr:`lr` for the rules that compute with the number and as the 0-D array of ``dtype``
+        that the others combine; the host number is back after."""
+        host = self.lr
+        self.lr, self._lr_value, self._lr_array = lr, lr, self.backend.xp.astype(lr, dtype)
+        try:
+            yield
+        finally:
+            self.lr = host
+            self.forget_constants()
+
     def step(self) -> None:
         """Apply one update to every bound parameter, from the gradients in the layers."""
         self.steps += 1
@@ -157,9 +176,19 @@ class Optimizer:
 
     def _lr_for(self, like: Array) -> Array:
         """``lr`` as a 0-D array of ``like``'s dtype (cheaper to combine than a float), remade when lr changes."""
-        if self.lr != self._lr_value:
+        lr = self.lr
+        if lr is not self._lr_value and lr != self._lr_value:  # (a traced lr is compared by identity only)
             self._lr_value, self._lr_array = self.lr, self.backend.asarray(self.lr, like.dtype)
         return self._lr_array
+
+    def trace_settings(self) -> dict[str, Any]:
+        """What the update reads besides its arrays, step count and learning rate: every other
+        attribute (a subclass's own included), for the key a compiled step is shared under.
+
+        >>> sorted(Optimizer(lr=0.1).trace_settings())
+        ['clipping', 'weight_decay']
+        """
+        return {k: v for k, v in vars(self).items() if k not in _RUN_STATE}
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (saved with a checkpoint). A schedule is saved as its current lr."""

@@ -1,26 +1,38 @@
 """Training steps compiled as a whole where the backend compiles (JAX), instead of op by op.
 
 The step is the same code that runs eagerly (:meth:`portnn.train.step.TrainStep.eager`): it is traced
-once, with the parameters, gradients, buffers (BatchNorm's running statistics), optimizer state
-and step count passed in as arrays and handed back out, so the compiled function is pure while
-the layers and optimizer keep their usual in-place or rebinding code. What cannot be traced runs
-eagerly instead: networks with Dropout (its masks are drawn on the host) and optimizers with a
-learning-rate schedule (read as a host number per step).
+once, with the parameters, gradients, buffers (BatchNorm's running statistics), optimizer state,
+step count and learning rate passed in as arrays and handed back out, so the compiled function is
+pure while the layers and optimizer keep their usual in-place or rebinding code. The learning rate
+is an input, read on the host at every call: a callback or scikit-learn's ``invscaling`` changes it
+without tracing again. What cannot be traced runs eagerly instead: networks with Dropout (its masks
+are drawn on the host) and optimizers with a learning-rate schedule.
+
+Compiled code is shared between networks: a :class:`Trace` is kept (the most recently used
+:data:`CACHE_SIZE`) under a key of everything the trace depends on (:func:`trace_key`), so a second
+network built alike, as scikit-learn's estimators build one per ``fit``, runs the first one's code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from ..nn.layers import Dropout
 from ..objectives.losses import Loss
 from ..optim.optimizers import Optimizer
+from .tracekey import describe
 
 if TYPE_CHECKING:
+    from .._xp import Backend
     from ..nn.network import Network
 
 Array = Any
+CACHE_SIZE = 32  # traces kept for later networks: each holds its compiled programs
+TRACES: OrderedDict[Hashable, Trace] = OrderedDict()
 
 
 def can_compile(network: Network, optimizer: Optimizer) -> bool:
@@ -30,35 +42,79 @@ def can_compile(network: Network, optimizer: Optimizer) -> bool:
     return not any(isinstance(layer, Dropout) for layer in network.layers)
 
 
-class CompiledStep:
-    """One network's training step for one loss and optimizer setting, traced and compiled.
+def trace_key(network: Network, loss: Loss, optimizer: Optimizer, hook: Any = None, observe: Any = None) -> tuple:
+    """What a traced step of ``network`` depends on besides its inputs' shapes: backend, dtype,
+    the layers' types and settings, the loss's, the optimizer's (its learning rate aside: an
+    input) and its state layout, the buffers, the gradient hook's settings and ``observe``."""
+    return (
+        type(network.backend),
+        network.backend.spec,
+        network.dtype_name,
+        network.parameter_block is not None,
+        describe(network.layers),
+        tuple(b.name for b in network.buffers()),
+        describe(loss),
+        (type(optimizer), describe(optimizer.trace_settings()), optimizer.flat is not None),
+        tuple((p.name, n) for p in network.parameters() for n in optimizer.buffer_names),
+        describe(hook),
+        describe(observe),
+    )
 
-    ``key`` is what the compiled code depends on: backend, dtype, loss and optimizer types and
-    settings (lr included: it is read when tracing), and the optimizer's state layout.
+
+class Trace:
+    """A step body traced and compiled, shared by the compiled steps of one key. Each call binds
+    the step that makes it (``bound.step``, per thread: networks alike may train side by side), so
+    a trace for new input shapes traces that step's network. ``traces`` counts the traces."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.bound = threading.local()
+        self.traces = 0
+        self.fn = backend.compile(self._pure)
+
+    @classmethod
+    def shared(cls, key: Hashable | None, backend: Backend) -> Trace:
+        """The trace kept under ``key`` (made and kept if none is), or a trace of its own for ``None``."""
+        if key is None:
+            return cls(backend)
+        trace = TRACES.get(key)
+        if trace is None:
+            trace = TRACES[key] = cls(backend)
+            while len(TRACES) > CACHE_SIZE:
+                TRACES.popitem(last=False)
+        TRACES.move_to_end(key)
+        return trace
+
+    def _pure(self, arrays: list, steps: Array, lr: Array, X: Array, y: Array) -> tuple:
+        self.traces += 1
+        step: CompiledStep = self.bound.step
+        return step.pure(arrays, steps, lr, X, y)
+
+
+class CompiledStep:
+    """One network's training step for one loss and optimizer setting, compiled.
+
+    ``key`` tells whether a later setting can keep this step (``TrainStep.retarget`` compares it);
+    ``shared``, when given, is the :func:`trace_key` under which the compiled code is shared with
+    other networks' steps (without it, the step compiles its own).
     """
 
-    def __init__(self, network: Network, eager: Callable[[Array, Array], Array], key: tuple) -> None:
-        self.network, self.eager, self.key = network, eager, key
-        self.fn = network.backend.compile(self._pure)
+    def __init__(
+        self, network: Network, eager: Callable[[Array, Array], Array], key: tuple, shared: Hashable | None = None
+    ) -> None:
+        self.network_ref, self.eager, self.key = weakref.ref(network), eager, key
+        self.dtype = network.dtype
+        self.trace = Trace.shared(shared, network.backend)
 
-    @staticmethod
-    def key_for(network: Network, loss: Loss, optimizer: Optimizer) -> tuple:
-        state_keys = tuple((p.name, n) for p in network.parameters() for n in optimizer.buffer_names)
-        buffer_names = tuple(b.name for b in network.buffers())
-        return (
-            network.backend.spec,
-            network.dtype_name,
-            type(loss),
-            repr(sorted(vars(loss).items())),
-            type(optimizer),
-            repr(sorted(optimizer.get_config().items())),
-            state_keys,
-            buffer_names,
-        )
+    @property
+    def network(self) -> Network:
+        network = self.network_ref()
+        if network is None:
+            raise RuntimeError("this compiled step's network no longer exists")
+        return network
 
     def retarget(self, loss: Loss, optimizer: Optimizer) -> None:
         """Use ``optimizer``'s arrays from now on (its settings match the key)."""
-        self.loss, self.optimizer, self.lr = loss, optimizer, optimizer.lr
+        self.loss, self.optimizer = loss, optimizer
         self.parameters = optimizer.parameters
         # Every array the step reads and replaces: the parameters, their gradients and the buffers
         # as (dict, key) of the layers, then the optimizer's state by (parameter, state name),
@@ -74,25 +130,32 @@ class CompiledStep:
         names = [n for n in optimizer.buffer_names if not n.startswith("scratch")]
         self.state_keys = [(p.name, n) for p in self.parameters for n in names]
 
-    def _pure(self, arrays: list, steps: Array, X: Array, y: Array) -> tuple:
+    def pure(self, arrays: list, steps: Array, lr: Array, X: Array, y: Array) -> tuple:
+        """The traced body: the eager step on the arrays given, returning its value and the arrays
+        after. ``lr`` is passed as a Python float: a weakly typed scalar, combined as the number was."""
         opt = self.optimizer
         self._install(arrays)
         opt.steps = steps
         opt.forget_constants()  # made inside the trace, as its constants...
-        value = self.eager(X, y)
-        arrays = self._collect()
-        opt.forget_constants()  # ...and not kept: they are tracers
-        return value, arrays
+        try:
+            with opt.traced_lr(lr, self.dtype):
+                value = self.eager(X, y)
+        finally:
+            opt.forget_constants()  # ...and not kept: they are tracers
+        return value, self._collect()
 
     def __call__(self, X: Array, y: Array) -> Array:
-        opt = self.optimizer
+        opt, bound = self.optimizer, self.trace.bound
         steps, before = opt.steps, self._collect()
+        bound.step = self
         try:
-            value, arrays = self.fn(before, steps, X, y)
+            value, arrays = self.trace.fn(before, steps, float(opt.lr), X, y)
         except BaseException:
             self._install(before)  # no tracer is left behind
             opt.steps = steps
             raise
+        finally:
+            bound.step = None  # the trace keeps no network alive
         self._install(arrays)
         opt.steps = steps + 1
         return value

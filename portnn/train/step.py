@@ -2,12 +2,14 @@
 compiled as a whole where the backend compiles (see :mod:`portnn.train.compiled`).
 
 ``fit`` is a loop over batches calling a TrainStep; other loops (scikit-learn estimators,
-data-parallel training) make their own. The step keeps its compiled code, so a network's later
-``fit`` calls with the same loss and optimizer settings reuse it (``TrainStep.reuse``).
+data-parallel training) make their own. Compiled code is shared by every step of the same
+structure and settings (see :mod:`portnn.train.compiled`), and a network's later ``fit`` calls
+with the same loss and optimizer settings keep its step (``TrainStep.reuse``).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +17,7 @@ from .. import _checks
 from ..objectives import misuse, weights
 from ..objectives.lossbase import Loss, get_loss
 from ..optim.optimizers import Optimizer
-from .compiled import CompiledStep, can_compile
+from .compiled import CompiledStep, can_compile, trace_key
 
 if TYPE_CHECKING:
     from ..nn.network import Network
@@ -40,7 +42,10 @@ class TrainStep:
     ``compile`` the step is traced once and runs compiled where the backend compiles and the step
     can be traced (not with Dropout, a learning-rate schedule or a ``grad_hook``, unless the hook
     declares ``traceable = True``: it computes on the gradients it is given only); elsewhere it
-    runs op by op.
+    runs op by op. The learning rate is read at every call (a callback may change it).
+
+    The step holds ``network`` weakly (a network's kept step must not keep it alive): keep a
+    reference to the network while you train it.
 
     >>> import portnn as pn
     >>> X, y = pn.datasets.xor()
@@ -62,9 +67,18 @@ class TrainStep:
     ) -> None:
         if not isinstance(compile, bool):
             raise TypeError(f"compile: expected True or False, got {compile!r}")
-        self.network, self.grad_hook, self.compile, self.observe = network, grad_hook, compile, observe
+        self.network_ref = weakref.ref(network)
+        self.grad_hook, self.compile, self.observe = grad_hook, compile, observe
         self.compiled: CompiledStep | None = None
         self.retarget(get_loss(loss), optimizer)
+
+    @property
+    def network(self) -> Network:
+        """The network this step trains."""
+        network = self.network_ref()
+        if network is None:
+            raise RuntimeError("TrainStep: its network no longer exists (keep a reference to it while training)")
+        return network
 
     @classmethod
     def reuse(
@@ -79,7 +93,12 @@ class TrainStep:
         """``previous`` pointed at ``loss``, ``optimizer`` and ``observe`` when it is ``network``'s step
         with the same compile setting and no hook (its compiled code is kept if the settings
         match), else a new step."""
-        if previous is None or previous.network is not network or previous.compile != compile or previous.grad_hook:
+        if (
+            previous is None
+            or previous.network_ref() is not network
+            or previous.compile != compile
+            or previous.grad_hook
+        ):
             return cls(network, loss, optimizer, compile=compile, observe=observe)
         previous.observe = observe
         previous.retarget(loss, optimizer)
@@ -96,9 +115,10 @@ class TrainStep:
             and (self.grad_hook is None or getattr(self.grad_hook, "traceable", False))
             and can_compile(net, optimizer)
         ):
-            key = (*CompiledStep.key_for(net, loss, optimizer), self.observe)
+            shared = trace_key(net, loss, optimizer, self.grad_hook, self.observe)
+            key = (shared, optimizer.lr)  # a new setting, a new step: its code may be shared still
             if self.compiled is None or self.compiled.key != key:
-                self.compiled = CompiledStep(net, self._traced, key)
+                self.compiled = CompiledStep(net, self._traced, key, shared)
             self.compiled.retarget(loss, optimizer)
         else:
             self.compiled = None
@@ -106,7 +126,7 @@ class TrainStep:
     @property
     def run(self) -> Callable[..., Any]:
         """The callable a loop should call per batch: the step itself where it is compiled (it
-        watches the learning rate), else :meth:`eager` directly (one Python call less per step)."""
+        packs weighted targets), else :meth:`eager` directly (one Python call less per step)."""
         if self.compiled is not None:
             return self
         return self.plain if self.observe is None and self.grad_hook is None else self.eager
@@ -125,8 +145,6 @@ class TrainStep:
 
     def __call__(self, X: Array, y: Array, weight: Array | None = None) -> Any:
         if self.compiled is not None:
-            if self.compiled.lr != self.optimizer.lr:  # changed by a callback: trace again
-                self.retarget(self.loss, self.optimizer)
             return self.compiled(X, y if weight is None else (y, weight))
         return self.eager(X, y, weight)
 
