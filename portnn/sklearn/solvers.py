@@ -80,7 +80,7 @@ class StochasticMixin:
             self._optimizer, self._core_optimizer = make_optimizers(self)
         solver, optimizer, bk = self._optimizer, self._core_optimizer, model.bk
         optimizer.move(bk, data[0].dtype)
-        model.train(optimizer, compile=getattr(solver, "lr_schedule", None) != "invscaling")
+        model.train(optimizer)  # compiled where the backend compiles: lr is an input of the step
         (X, y, sw), sw_host, val = self._holdout(bk, data, host) if self.early_stopping else (data, host[1], None)
         weights = None if sw is None else RowWeights(sw_host, sw)
         batches = TrainingData(X, y, weights, batch_size_for(self, X.shape[0]), self.shuffle)
