@@ -197,7 +197,8 @@ class _Loop:
         self.histories = [cb for cb in callbacks if isinstance(cb, History)] if others else []
         self.guard = DivergenceGuard(model)  # after on_train_begin: a restored run's weights
         shuffled = data.shuffle and len(data.batches) > 1 and parallel is None
-        self.orders = ShuffleOrders(model.shuffle_rng, data.n, model.backend) if shuffled else None
+        device = None if data.streamed else model.backend  # a streamed fit reads its rows on the host
+        self.orders = ShuffleOrders(model.shuffle_rng, data.n, device) if shuffled else None
         self.step_call = step.run  # per batch: the step itself where compiled (it follows lr changes)
 
     def run(self, epochs: int) -> int:

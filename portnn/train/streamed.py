@@ -20,7 +20,19 @@ from ..objectives.weights import RowWeights
 from . import holdout
 from .batches import run_steps
 from .evaluation import batch_counts, prepare_rows, prepare_weights
-from .sources import STREAM_BYTES, Rows, chunks, host_rows, is_streamed, prefetched, read_chunk, row_values, rows_of
+from .sources import (
+    CHUNK_BYTES,
+    STREAM_BYTES,
+    Rows,
+    ascending,
+    chunks,
+    host_rows,
+    is_streamed,
+    prefetched,
+    read_chunk,
+    row_values,
+    rows_of,
+)
 
 if TYPE_CHECKING:
     from ..nn.network import Network
@@ -70,14 +82,35 @@ class StreamedData:
         return batch_counts(self.batches, self.weights, order)
 
     def steps(self, run: Any, order: np.ndarray | None) -> list:
-        """One epoch's steps over the rows taken in ``order`` (host indices; None: as stored)."""
+        """One epoch's steps over the rows taken in ``order`` (host indices; None: as stored).
+
+        A background thread reads each chunk's rows in ascending order into a reused host buffer
+        and puts them on the device ahead; here they are gathered into the order's a ~1 MB group
+        of batches at a time, as the in-memory fit gathers them (still in cache for the steps)."""
         outs: list = []
-        X, y, w = self.X, self.y, self.w
-        hosts = prefetched(lambda c: read_chunk(X, y, w, order, c[0], c[1]), self.chunks)
-        for (_, _, local), host in zip(self.chunks, hosts):
+        xp = self.model.xp
+        for (_, _, local), (host, where) in zip(self.chunks, prefetched(lambda c: self._stage(order, c), self.chunks)):
             Xc, yc, wc = prepare_rows(self.model, self.loss, host)
-            outs += run_steps(run, Xc, yc, wc, local)
+            if where is None:
+                outs += run_steps(run, Xc, yc, wc, local)
+                continue
+            for start, stop, ranges in chunks(local, row_values(self.X), CHUNK_BYTES):
+                rows = where[start:stop]
+                wr = None if wc is None else xp.take(wc, rows, axis=0)
+                outs += run_steps(run, xp.take(Xc, rows, axis=0), xp.take(yc, rows, axis=0), wr, ranges)
         return outs
+
+    def _stage(self, order: np.ndarray | None, chunk: tuple) -> tuple[tuple, Any]:
+        """A chunk's rows read (ascending) and its features and weights put on the device; where
+        each of the order's rows lies among them, on the device (None without an order)."""
+        backend, dtype = self.model.backend, self.model.dtype
+        rows, where = (None, None) if order is None else ascending(order[chunk[0] : chunk[1]])
+        X, y, w = read_chunk(self.X, self.y, self.w, rows, chunk[0], chunk[1], reuse=True)
+        X = backend.asarray(X, dtype)
+        w = None if w is None else backend.asarray(w, dtype)
+        where = None if where is None else backend.asarray(where)
+        backend.synchronize(X)  # put ahead: on the device before the steps ask for it
+        return (X, y, w), where
 
 
 def prepare_fit(
