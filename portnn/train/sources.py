@@ -134,8 +134,9 @@ class Rows:
         )
 
     def read(self, rows: np.ndarray | None, a: int = 0, b: int = 0, reuse: bool = False) -> np.ndarray:
-        """Rows ``a:b`` (``rows`` is None), or the given rows, ascending (for locality on disk;
-        h5py requires it). With ``reuse``, into one of two host buffers taken in turn: a read
+        """Rows ``a:b`` (``rows`` is None), or the given rows: ascending (for locality on disk;
+        h5py requires it), except from a NumPy array whose pages were read ahead (:meth:`touch`):
+        then in any order. Rows ``a:b`` of a NumPy array are a view of it. With ``reuse``, into one of two host buffers taken in turn: a read
         overwrites the rows read two reads before (see :func:`prefetched`), and memory already
         paged in is written instead of a fresh array (a 64 MB one is 16 000 page faults)."""
         index = slice(self.start + a, self.start + b) if rows is None else rows + self.start
@@ -146,6 +147,15 @@ class Rows:
             return np.take(self.array, index, axis=0, out=out)  # a memmap: no temporary
         out[...] = self.array[index]
         return out
+
+    def touch(self, rows: np.ndarray | None, a: int = 0, b: int = 0) -> None:
+        """Read one value of each of rows ``a:b`` (or of ``rows``, ascending) of a NumPy array (a
+        memmap): the operating system reads their pages from disk in ascending order, ahead of a
+        gather in another order (:meth:`read`) that then finds them in memory."""
+        flat = self.array.reshape(self.array.shape[0], -1)
+        page_rows = max(1, 4096 // max(1, flat.strides[0]))  # a row's first value on every page
+        index = slice(self.start + a, self.start + b, page_rows) if rows is None else rows + self.start
+        flat[index, 0].sum()
 
     def _buffer(self, n: int) -> np.ndarray:
         turn, self._turn = self._turn, 1 - self._turn

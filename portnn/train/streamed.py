@@ -19,7 +19,7 @@ from ..objectives.lossbase import Loss
 from ..objectives.weights import RowWeights
 from . import holdout
 from .batches import run_steps
-from .evaluation import batch_counts, prepare_rows, prepare_weights
+from .evaluation import batch_counts, prepare_labels, prepare_rows, prepare_weights
 from .sources import (
     CHUNK_BYTES,
     STREAM_BYTES,
@@ -74,6 +74,10 @@ class StreamedData:
         self.batches = [(i, min(i + size, n)) for i in range(0, n, size)]
         self.chunks = chunks(self.batches, row_values(X, y), chunk_bytes)
         self.fixed_counts = batch_counts(self.batches, weights)
+        # the backend computes in host memory, its arrays writeable: gather in place (not JAX, whose
+        # device arrays are copies, nor a GPU: both take chunks put on the device ahead)
+        backend = model.backend
+        self.in_place = isinstance(X.array, np.ndarray) and not backend.on_gpu and backend.writeable
 
     def counts(self, order: Any) -> list:
         """Each batch's count in the epoch's mean, for the rows taken in ``order``."""
@@ -86,7 +90,10 @@ class StreamedData:
 
         A background thread reads each chunk's rows in ascending order into a reused host buffer
         and puts them on the device ahead; here they are gathered into the order's a ~1 MB group
-        of batches at a time, as the in-memory fit gathers them (still in cache for the steps)."""
+        of batches at a time, as the in-memory fit gathers them (still in cache for the steps).
+        A NumPy array (a memmap) trained on the host (:attr:`in_place`) is gathered from in place."""
+        if self.in_place:
+            return self._steps_in_place(run, order)
         outs: list = []
         xp = self.model.xp
         for (_, _, local), (host, where) in zip(self.chunks, prefetched(lambda c: self._stage(order, c), self.chunks)):
@@ -99,6 +106,37 @@ class StreamedData:
                 wr = None if wc is None else xp.take(wc, rows, axis=0)
                 outs += run_steps(run, xp.take(Xc, rows, axis=0), xp.take(yc, rows, axis=0), wr, ranges)
         return outs
+
+    def _steps_in_place(self, run: Any, order: np.ndarray | None) -> list:
+        """:meth:`steps` where the backend computes in host memory: each ~1 MB group of batches
+        gathered from the array straight into the order's (the in-memory fit's gather: the rows
+        are in the page cache), checked there, no copy of the chunk; the reading thread reads the
+        next chunk's pages ahead (ascending) and its labels and weights."""
+        outs: list = []
+        model, X = self.model, self.X
+        for (begin, _, local), (picked, y, w) in zip(self.chunks, prefetched(lambda c: self._ahead(order, c), self.chunks)):
+            yc = wc = None
+            for start, stop, ranges in chunks(local, row_values(X), CHUNK_BYTES):
+                rows = None if picked is None else picked[start:stop]
+                Xg = model.check_features(X.read(rows, begin + start, begin + stop))
+                if yc is None:
+                    yc = prepare_labels(model, self.loss, y, Xg, ("X", "y"), y.shape[0])
+                    wc = None if w is None else model.backend.asarray(w, model.dtype)
+                wg = None if wc is None else wc[start:stop, ...]
+                outs += run_steps(run, Xg, yc[start:stop, ...], wg, ranges)
+        return outs
+
+    def _ahead(self, order: np.ndarray | None, chunk: tuple) -> tuple[Any, Any, Any]:
+        """(the reading thread, for :meth:`_steps_in_place`) A chunk's rows of the order (None: as
+        stored), their pages read ahead, and their labels and host weights in that order."""
+        a, b = chunk[0], chunk[1]
+        if order is None:
+            self.X.touch(None, a, b)
+            return None, self.y.read(None, a, b), None if self.w is None else self.w[a:b]
+        picked = order[a:b]
+        rows, where = ascending(picked)
+        self.X.touch(rows)
+        return picked, self.y.read(rows)[where], None if self.w is None else self.w[picked]
 
     def _stage(self, order: np.ndarray | None, chunk: tuple) -> tuple[tuple, Any]:
         """A chunk's rows read (ascending) and its features and weights put on the device; where
