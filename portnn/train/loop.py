@@ -17,7 +17,7 @@ from .batches import TrainingData, run_steps
 from .callbacks import Callback, History
 from .divergence import DivergenceError, DivergenceGuard, first_bad_step
 from .evaluation import measure, read_all, weighted_mean
-from .fitdata import fit_data
+from .fitdata import check_distributed, fit_data
 from .run import Run
 from .shuffling import ShuffleOrders
 from .sources import STREAM_BYTES
@@ -115,10 +115,8 @@ def fit(
     weighing = (sample_weight, class_weight, validation_split, validation_data)
     data, validation = fit_data(model, loss, X, y, weighing, batch_size, shuffle, chunk_bytes, epochs, steps_per_epoch)
     _check_batch_rows(model, data.batches, batch_size)
-    if distributed is not None and data.streamed:
-        raise ValueError(
-            "distributed: streamed data (a memmap, array-like or iterable of batches) cannot train data-parallel yet; load X in memory"
-        )
+    if distributed is not None:
+        check_distributed(distributed, data, validation)
     metric_set = MetricSet(metrics, output_kind(model, loss)) if metrics else None
     if distributed is None:
         parallel = None

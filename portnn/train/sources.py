@@ -144,7 +144,7 @@ class Rows:
             return np.asarray(self.array[index])
         out = self._buffer(b - a if rows is None else rows.shape[0])
         if isinstance(self.array, np.ndarray) and rows is not None:
-            return np.take(self.array, index, axis=0, out=out)  # a memmap: no temporary
+            return np.take(self.array, rows + self.start, axis=0, out=out)  # a memmap: no temporary
         out[...] = self.array[index]
         return out
 

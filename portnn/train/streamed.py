@@ -9,6 +9,7 @@ rows; so the weights are bit for bit those of ``fit(np.asarray(X), np.asarray(y)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -96,7 +97,8 @@ class StreamedData:
             return self._steps_in_place(run, order)
         outs: list = []
         xp = self.model.xp
-        for (_, _, local), (host, where) in zip(self.chunks, prefetched(lambda c: self._stage(order, c), self.chunks)):
+        staged = prefetched(lambda c: self._stage(order, c), self.chunks)
+        for (_, _, local), (host, where) in zip(self.chunks, staged):
             Xc, yc, wc = prepare_rows(self.model, self.loss, host)
             if where is None:
                 outs += run_steps(run, Xc, yc, wc, local)
@@ -114,7 +116,8 @@ class StreamedData:
         next chunk's pages ahead (ascending) and its labels and weights."""
         outs: list = []
         model, X = self.model, self.X
-        for (begin, _, local), (picked, y, w) in zip(self.chunks, prefetched(lambda c: self._ahead(order, c), self.chunks)):
+        ahead = prefetched(lambda c: self._ahead(order, c), self.chunks)
+        for (begin, _, local), (picked, y, w) in zip(self.chunks, ahead):
             yc = wc = None
             for start, stop, ranges in chunks(local, row_values(X), CHUNK_BYTES):
                 rows = None if picked is None else picked[start:stop]
@@ -137,6 +140,34 @@ class StreamedData:
         rows, where = ascending(picked)
         self.X.touch(rows)
         return picked, self.y.read(rows)[where], None if self.w is None else self.w[picked]
+
+    def rank_parts(self, order: np.ndarray | None, shares: list[tuple[int, int, int, int]]) -> Iterator[tuple]:
+        """(data-parallel, :mod:`portnn.distributed`) This rank's rows ``a + lo : a + hi`` of each
+        global batch ``(a, b, lo, hi)`` of ``shares``, taken in ``order``, as ``(X, y, w or None)``
+        on the device: only those rows read, a chunk of batches at a time, the next one ahead."""
+        groups, first = [], 0
+        for _, _, local in self.chunks:
+            groups.append(shares[first : first + len(local)])
+            first += len(local)
+        for group, host in zip(groups, prefetched(lambda g: self._rank_rows(order, g), groups)):
+            Xc, yc, wc = prepare_rows(self.model, self.loss, host)
+            start = 0
+            for _, _, lo, hi in group:
+                stop = start + hi - lo
+                yield Xc[start:stop, ...], yc[start:stop, ...], None if wc is None else wc[start:stop, ...]
+                start = stop
+
+    def _rank_rows(self, order: np.ndarray | None, group: list[tuple[int, int, int, int]]) -> tuple:
+        """(the reading thread) This rank's rows of a chunk's batches, read ascending and put in
+        the order's, on the host (one row where it has none: the steps then take none of it)."""
+        parts = [np.arange(a + lo, a + hi) if order is None else order[a + lo : a + hi] for a, _, lo, hi in group]
+        picked = np.concatenate(parts)
+        if picked.shape[0] == 0:
+            a = group[0][0]
+            picked = np.arange(a, a + 1) if order is None else order[a : a + 1]
+        rows, where = ascending(picked)
+        X, y, w = read_chunk(self.X, self.y, self.w, rows, 0, 0)
+        return X[where], y[where], None if w is None else w[where]
 
     def _stage(self, order: np.ndarray | None, chunk: tuple) -> tuple[tuple, Any]:
         """A chunk's rows read (ascending) and its features and weights put on the device; where
