@@ -5,6 +5,11 @@ thread while the current one trains.
 The batches and their order are those of the in-memory fit: the same shuffle order each epoch,
 each chunk's rows read in ascending order and put back in the order's, the same steps on the same
 rows; so the weights are bit for bit those of ``fit(np.asarray(X), np.asarray(y))``.
+
+Two ways a chunk travels (:attr:`StreamedData.in_place`): a NumPy array (a memmap) trained on a
+host backend is gathered from in place, a ~1 MB group of batches at a time, its pages read ahead;
+anything else is read into reused host buffers and put on the device ahead by the reading thread,
+then gathered there. Data-parallel, each rank reads only its shares' rows (:meth:`rank_parts`).
 """
 
 from __future__ import annotations
