@@ -72,3 +72,14 @@ def _rows(X, y):
     from portnn.train.sources import rows_of
 
     return rows_of(X, y, "X", "y")
+
+
+def test_reads_reuse_two_host_buffers_in_turn():
+    from portnn.train.sources import Rows
+
+    rows = Rows(np.arange(20.0).reshape(10, 2))
+    first, second = rows.read(np.array([1, 4]), reuse=True), rows.read(None, 0, 3, reuse=True)
+    assert first.tolist() == [[2.0, 3.0], [8.0, 9.0]] and second.tolist() == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+    third = rows.read(np.array([9]), reuse=True)  # into the first's buffer: the second's rows stay
+    assert np.shares_memory(first, third) and not np.shares_memory(second, third)
+    assert third.tolist() == [[18.0, 19.0]] and second.tolist() == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
