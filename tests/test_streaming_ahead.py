@@ -83,3 +83,19 @@ def test_reads_reuse_two_host_buffers_in_turn():
     third = rows.read(np.array([9]), reuse=True)  # into the first's buffer: the second's rows stay
     assert np.shares_memory(first, third) and not np.shares_memory(second, third)
     assert third.tolist() == [[18.0, 19.0]] and second.tolist() == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+
+
+@pytest.mark.parametrize("spec_", ["numpy", "torch:cpu", "jax:cpu"])
+def test_a_non_finite_streamed_value_is_refused(spec_, tmp_path):
+    reason = pn.testing.backend_skip_reason(spec_)
+    if reason:
+        pytest.skip(reason)
+    X = np.ones((40, 4))
+    X[33, 2] = np.nan
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", np.zeros(40, np.int64))
+    Xm, ym = np.load(tmp_path / "X.npy", mmap_mode="r"), np.load(tmp_path / "y.npy", mmap_mode="r")
+    with pytest.raises(ValueError, match="X: contains NaN"):
+        _fit(spec_, Xm, ym)
+    with pytest.raises(ValueError, match="X: the model takes 4 features"):
+        _fit(spec_, np.load(tmp_path / "X.npy", mmap_mode="r")[:, :3], ym)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _checks
-from .._xp import to_numpy
+from .._xp import get_backend, to_numpy
 from ..objectives.lossbase import Loss
 from ..objectives.weights import RowWeights
 from . import holdout
@@ -126,13 +126,21 @@ class StreamedData:
             yc = wc = None
             for start, stop, ranges in chunks(local, row_values(X), CHUNK_BYTES):
                 rows = None if picked is None else picked[start:stop]
-                Xg = model.check_features(X.read(rows, begin + start, begin + stop))
+                Xg = self._features(X.read(rows, begin + start, begin + stop))
                 if yc is None:
                     yc = prepare_labels(model, self.loss, y, Xg, ("X", "y"), y.shape[0])
                     wc = None if w is None else model.backend.asarray(w, model.dtype)
                 wg = None if wc is None else wc[start:stop, ...]
                 outs += run_steps(run, Xg, yc[start:stop, ...], wg, ranges)
         return outs
+
+    def _features(self, host: np.ndarray) -> Array:
+        """A group's rows on the (host) backend, in the model's dtype, checked as ``X`` through
+        NumPy: a check through the backend per step would wake torch's thread pool each time."""
+        model = self.model
+        X = model.backend.asarray(host, model.dtype)
+        _checks.features("X", to_numpy(X, copy=False), get_backend("numpy"), None, model.n_in)
+        return X
 
     def _ahead(self, order: np.ndarray | None, chunk: tuple) -> tuple[Any, Any, Any]:
         """(the reading thread, for :meth:`_steps_in_place`) A chunk's rows of the order (None: as
