@@ -91,10 +91,11 @@ class ParallelFit:
         data, model = self.data, self.model
         order = model.shuffle_rng.permutation(data.n) if data.shuffle and len(data.batches) > 1 else None
         counts = data.counts(order)
-        index = None if order is None else model.backend.asarray(order)  # on the device once per epoch
+        # streamed data (portnn.train.streamed) reads only this rank's rows, a chunk at a time
+        parts = data.rank_parts(order, self.shares) if data.streamed else self._parts(order)
         losses, observed = [], []
-        for (a, b, lo, hi), count in zip(self.shares, counts):
-            out = self._step(order, index, a, b, lo, hi, count)
+        for (a, b, lo, hi), count, part in zip(self.shares, counts, parts):
+            out = self._step(part, self._local(order, a + lo, a + hi), b - a, lo, hi, count)
             losses.append(self.global_loss)
             if self.metric_set is not None and hi > lo:
                 observed.append(out[1])
@@ -103,23 +104,35 @@ class ParallelFit:
             values.update(self._merge(local_metrics(model.xp, self.metric_set, observed)))
         return losses, values
 
-    def _step(self, order: Any, index: Any, a: int, b: int, lo: int, hi: int, count: float) -> Any:
-        """One step on this rank's rows ``lo:hi`` of the global batch ``a:b`` (of the rows taken in
-        ``order``: on the host, and as ``index`` on the device)."""
-        data, backend = self.data, self.model.backend
-        rows: Any = slice(a + lo, a + hi) if order is None else order[a + lo : a + hi]
-        if order is None:
-            X, y = data.X[rows, ...], data.y[rows, ...]
-            w = None if data.w is None else data.w[rows, ...]
-        else:
+    def _parts(self, order: Any) -> Any:
+        """This rank's rows of each global batch, ``(X, y, w or None)``, of data on the device (the
+        rows taken in ``order``, which goes to the device once per epoch)."""
+        data, xp = self.data, self.model.xp
+        index = None if order is None else self.model.backend.asarray(order)
+        for a, _, lo, hi in self.shares:
+            if index is None:
+                rows: Any = slice(a + lo, a + hi)
+                yield data.X[rows, ...], data.y[rows, ...], None if data.w is None else data.w[rows, ...]
+                continue
             mine = index[a + lo : a + hi]
-            X, y = backend.xp.take(data.X, mine, axis=0), backend.xp.take(data.y, mine, axis=0)
-            w = None if data.w is None else backend.xp.take(data.w, mine, axis=0)
-        local = hi - lo if data.w is None else float(np.sum(data.weights.host[rows]))
+            w = None if data.w is None else xp.take(data.w, mine, axis=0)
+            yield xp.take(data.X, mine, axis=0), xp.take(data.y, mine, axis=0), w
+
+    def _local(self, order: Any, a: int, b: int) -> float:
+        """What this rank's rows ``a:b`` of the epoch (taken in ``order``) count: rows, or weight."""
+        if self.data.weights is None:
+            return float(b - a)
+        return float(np.sum(self.data.weights.host[slice(a, b) if order is None else order[a:b]]))
+
+    def _step(self, part: tuple, local: float, rows: int, lo: int, hi: int, count: float) -> Any:
+        """One step on this rank's rows ``lo:hi`` (``part``: ``X``, ``y``, ``w``) of a global batch
+        of ``rows`` rows counting ``count``; ``local``: what this rank's rows count."""
+        backend = self.model.backend
+        X, y, w = part
         fraction = local / count if count > 0 else 0.0  # a batch weighing nothing: zeros, as in one process
         self.scaled.scale, self.scaled.empty = fraction, hi == lo
         for layer in self.dropouts:  # each rank draws the global batch's mask and keeps its rows
-            layer.batch_rows = (lo, hi, b - a)
+            layer.batch_rows = (lo, hi, rows)
         if self.split is not None:
             return self.split(X, y, w, backend.asarray(np.asarray(fraction), self.model.dtype), self.reduce)
         return self.step.eager(X, y) if w is None else self.step.eager(X, y, w)

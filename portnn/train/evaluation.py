@@ -85,16 +85,22 @@ def prepare(model: Network, X: Any, y: Any, loss: Loss, x_name: str, y_name: str
     """``X`` and ``y`` checked and placed on the model's backend, ``y`` in the form ``loss``
     computes with; errors name ``x_name`` and ``y_name``."""
     X = model.check_features(X, x_name)
-    y = _checks.targets(y_name, y, model.backend, model.dtype, X.shape[0])
-    check_output(model, loss, X, x_name)  # a loss that does not fit the model's output, before any step
+    return X, prepare_labels(model, loss, y, X, (x_name, y_name), X.shape[0])
+
+
+def prepare_labels(model: Network, loss: Loss, y: Any, X: Array, names: tuple[str, str], rows: int) -> Array:
+    """``y`` (``rows`` rows) checked and placed on the model's backend in the form ``loss``
+    computes with, for the model's outputs on checked ``X`` (a streamed chunk's labels may come
+    with only a part of its rows: the first row is all it looks at)."""
+    y = _checks.targets(names[1], y, model.backend, model.dtype, rows)
+    check_output(model, loss, X, names[0])  # a loss that does not fit the model's output, before any step
     n_out = model.n_out if model.n_out is not None else model.forward(X[:1, ...], False)[0].shape[1]
     if len(y.shape) == 1 and n_out == 1 and not loss.takes_labels:  # one target per row: a column, as Keras
         y = model.xp.reshape(y, (y.shape[0], 1))
     try:
-        y = loss.prepare_target(model.xp, y, (X.shape[0], n_out), model.dtype)
+        return loss.prepare_target(model.xp, y, (rows, n_out), model.dtype)
     except ValueError as exc:
-        raise ValueError(f"{y_name}: {exc}") from exc
-    return X, y
+        raise ValueError(f"{names[1]}: {exc}") from exc
 
 
 def prepare_weights(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import _checks
+from .._xp import is_array
 from ..objectives.lossbase import Loss
 from . import holdout, streamed
 from .batches import TrainingData
@@ -94,3 +95,25 @@ def _epochs_checked(validation: tuple | None, epochs: int) -> tuple | None:
     if validation is not None and isinstance(validation[0], Batches):
         validation[0].check_epochs(epochs)
     return validation
+
+
+def check_distributed(comm: Any, data: Any, validation: tuple | None) -> None:
+    """``ValueError`` naming ``distributed`` for what streamed data cannot do data-parallel yet:
+    an iterable of batches, or streamed validation data (a memmap's rows train data-parallel,
+    each rank reading its own)."""
+    if not data.streamed:
+        return
+    if isinstance(data, BatchesData):
+        raise ValueError(
+            "distributed: streamed data as an iterable of batches cannot train data-parallel yet; pass arrays"
+        )
+    if not hasattr(comm, "parallel_fit"):
+        raise ValueError(
+            f"distributed: streamed data trains data-parallel with a Communicator (pn.distributed.init()), "
+            f"got {type(comm).__name__}"
+        )
+    if validation is not None and not is_array(validation[0]):
+        raise ValueError(
+            "distributed: streamed validation data (a memmap, an array-like, validation_split of a memmap) cannot be "
+            "measured data-parallel yet; pass validation_data in memory"
+        )

@@ -17,7 +17,7 @@ from .batches import TrainingData, run_steps
 from .callbacks import Callback, History
 from .divergence import DivergenceError, DivergenceGuard, first_bad_step
 from .evaluation import measure, read_all, weighted_mean
-from .fitdata import fit_data
+from .fitdata import check_distributed, fit_data
 from .run import Run
 from .shuffling import ShuffleOrders
 from .sources import STREAM_BYTES
@@ -115,10 +115,8 @@ def fit(
     weighing = (sample_weight, class_weight, validation_split, validation_data)
     data, validation = fit_data(model, loss, X, y, weighing, batch_size, shuffle, chunk_bytes, epochs, steps_per_epoch)
     _check_batch_rows(model, data.batches, batch_size)
-    if distributed is not None and data.streamed:
-        raise ValueError(
-            "distributed: streamed data (a memmap, array-like or iterable of batches) cannot train data-parallel yet; load X in memory"
-        )
+    if distributed is not None:
+        check_distributed(distributed, data, validation)
     metric_set = MetricSet(metrics, output_kind(model, loss)) if metrics else None
     if distributed is None:
         parallel = None
@@ -197,7 +195,8 @@ class _Loop:
         self.histories = [cb for cb in callbacks if isinstance(cb, History)] if others else []
         self.guard = DivergenceGuard(model)  # after on_train_begin: a restored run's weights
         shuffled = data.shuffle and len(data.batches) > 1 and parallel is None
-        self.orders = ShuffleOrders(model.shuffle_rng, data.n, model.backend) if shuffled else None
+        device = None if data.streamed else model.backend  # a streamed fit reads its rows on the host
+        self.orders = ShuffleOrders(model.shuffle_rng, data.n, device) if shuffled else None
         self.step_call = step.run  # per batch: the step itself where compiled (it follows lr changes)
 
     def run(self, epochs: int) -> int:

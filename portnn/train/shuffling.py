@@ -22,7 +22,8 @@ Array = Any
 
 
 class ShuffleOrders:
-    """The permutations of ``n`` rows from ``rng``, as host arrays and on ``backend``.
+    """The permutations of ``n`` rows from ``rng``, as host arrays and on ``backend`` (None: on
+    the host only, for a streamed fit, which reads its rows on the host).
 
     >>> import numpy as np, portnn as pn
     >>> orders = ShuffleOrders(np.random.default_rng(0), 5, pn.get_backend("numpy"))
@@ -32,7 +33,7 @@ class ShuffleOrders:
     True
     """
 
-    def __init__(self, rng: np.random.Generator, n: int, backend: Backend) -> None:
+    def __init__(self, rng: np.random.Generator, n: int, backend: Backend | None) -> None:
         self.rng, self.n, self.backend = rng, n, backend
         self._ahead: tuple[Any, Any, np.ndarray, Array] | None = None
 
@@ -41,17 +42,20 @@ class ShuffleOrders:
         start = self.rng.bit_generator.state
         ahead = copy.deepcopy(self.rng)
         host = ahead.permutation(self.n)
-        self._ahead = (start, ahead.bit_generator.state, host, self.backend.asarray(host))
+        self._ahead = (start, ahead.bit_generator.state, host, self._on_device(host))
 
     def take(self) -> tuple[np.ndarray, Array]:
-        """The next order (host, device): the one drawn ahead when the generator has not moved
+        """The next order (host, device or None): the one drawn ahead when the generator has not moved
         since, else a fresh draw."""
         ahead, self._ahead = self._ahead, None
         if ahead is not None and _same_state(self.rng.bit_generator.state, ahead[0]):
             self.rng.bit_generator.state = ahead[1]
             return ahead[2], ahead[3]
         host = self.rng.permutation(self.n)
-        return host, self.backend.asarray(host)
+        return host, self._on_device(host)
+
+    def _on_device(self, host: np.ndarray) -> Array:
+        return None if self.backend is None else self.backend.asarray(host)
 
 
 def _same_state(a: Any, b: Any) -> bool:

@@ -114,8 +114,8 @@ class Rows:
 
     >>> import numpy as np
     >>> rows = Rows(np.arange(10.0).reshape(5, 2), 1)
-    >>> rows.read(np.array([2, 0]), 0, 2).tolist()
-    [[6.0, 7.0], [2.0, 3.0]]
+    >>> rows.read(np.array([0, 2])).tolist(), rows.read(None, 0, 1).tolist()
+    ([[2.0, 3.0], [6.0, 7.0]], [[2.0, 3.0]])
     """
 
     def __init__(self, array: Any, start: int = 0, stop: int | None = None, budget: int = STREAM_BYTES) -> None:
@@ -124,6 +124,8 @@ class Rows:
         self.n = self.stop - self.start
         self.shape = (self.n, *tuple(array.shape[1:]))
         self.dtype = array.dtype
+        self._ring: list[np.ndarray | None] = [None, None]
+        self._turn = 0
 
     def split(self, k: int) -> tuple[Rows, Rows]:
         """The first ``k`` rows and the rest."""
@@ -131,16 +133,50 @@ class Rows:
             self.array, self.start + k, self.stop, self.budget
         )
 
-    def read(self, rows: np.ndarray | None, a: int = 0, b: int = 0) -> np.ndarray:
-        """Rows ``a:b`` (``rows`` is None), or the given rows in their order: read from the array in
-        ascending order (for locality on disk; h5py requires it) and put back in ``rows``' order."""
-        if rows is None:
-            return np.asarray(self.array[self.start + a : self.start + b])
-        order = np.argsort(rows, kind="stable")
-        data = np.asarray(self.array[rows[order] + self.start])
-        out = np.empty_like(data)
-        out[order] = data
+    def read(self, rows: np.ndarray | None, a: int = 0, b: int = 0, reuse: bool = False) -> np.ndarray:
+        """Rows ``a:b`` (``rows`` is None), or the given rows: ascending (for locality on disk;
+        h5py requires it), except from a NumPy array whose pages were read ahead (:meth:`touch`):
+        then in any order. Rows ``a:b`` of a NumPy array are a view of it. With ``reuse``, into one of two host buffers taken in turn: a read
+        overwrites the rows read two reads before (see :func:`prefetched`), and memory already
+        paged in is written instead of a fresh array (a 64 MB one is 16 000 page faults)."""
+        index = slice(self.start + a, self.start + b) if rows is None else rows + self.start
+        if not reuse:
+            return np.asarray(self.array[index])
+        out = self._buffer(b - a if rows is None else rows.shape[0])
+        if isinstance(self.array, np.ndarray) and rows is not None:
+            return np.take(self.array, rows + self.start, axis=0, out=out)  # a memmap: no temporary
+        out[...] = self.array[index]
         return out
+
+    def touch(self, rows: np.ndarray | None, a: int = 0, b: int = 0) -> None:
+        """Read one value of each of rows ``a:b`` (or of ``rows``, ascending) of a NumPy array (a
+        memmap): the operating system reads their pages from disk in ascending order, ahead of a
+        gather in another order (:meth:`read`) that then finds them in memory."""
+        flat = self.array.reshape(self.array.shape[0], -1)
+        page_rows = max(1, 4096 // max(1, flat.strides[0]))  # a row's first value on every page
+        index = slice(self.start + a, self.start + b, page_rows) if rows is None else rows + self.start
+        flat[index, 0].sum()
+
+    def _buffer(self, n: int) -> np.ndarray:
+        turn, self._turn = self._turn, 1 - self._turn
+        buffer = self._ring[turn]
+        if buffer is None or buffer.shape[0] < n:
+            buffer = self._ring[turn] = np.empty((n, *self.shape[1:]), self.dtype)
+        return buffer[:n]
+
+
+def ascending(picked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct row indices ``picked`` in ascending order, and where each of ``picked`` lies
+    among them: ``rows[where] == picked``.
+
+    >>> rows, where = ascending(np.array([7, 2, 5]))
+    >>> rows.tolist(), where.tolist()
+    ([2, 5, 7], [2, 0, 1])
+    """
+    order = np.argsort(picked)
+    where = np.empty_like(order)
+    where[order] = np.arange(order.shape[0])
+    return picked[order], where
 
 
 def rows_of(X: Any, y: Any, x_name: str, y_name: str, budget: int = STREAM_BYTES) -> tuple[Rows, Rows]:
@@ -156,12 +192,11 @@ def rows_of(X: Any, y: Any, x_name: str, y_name: str, budget: int = STREAM_BYTES
     return Xr, yr
 
 
-def read_chunk(X: Rows, y: Rows, w: Any, rows: np.ndarray | None, a: int, b: int) -> tuple[Any, Any, Any]:
-    """Rows ``a:b`` (or ``rows[a:b]`` of a shuffle order) of ``X``, ``y`` and the host weights ``w``
-    (or None), on the host."""
-    picked = None if rows is None else rows[a:b]
-    wc = None if w is None else (w[a:b] if picked is None else w[picked])
-    return X.read(picked, a, b), y.read(picked, a, b), wc
+def read_chunk(X: Rows, y: Rows, w: Any, rows: np.ndarray | None, a: int, b: int, reuse: bool = False) -> tuple:
+    """Rows ``a:b`` (or ``rows``, ascending) of ``X``, ``y`` and the host weights ``w`` (or None),
+    on the host; ``reuse``: see :meth:`Rows.read`."""
+    wc = None if w is None else (w[a:b] if rows is None else w[rows])
+    return X.read(rows, a, b, reuse), y.read(rows, a, b, reuse), wc
 
 
 def row_values(X: Any, y: Any = None) -> int:
@@ -191,7 +226,9 @@ def chunks(
 
 def prefetched(read: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
     """``read(item)`` for each item in turn, the next one read by a background thread while the
-    caller works on the current one (disk reads and copies release the GIL)."""
+    caller works on the current one (disk reads and copies release the GIL). The read of item
+    ``i + 1`` starts when the caller asks for item ``i``: it is done with item ``i - 1`` by then,
+    so two buffers taken in turn suffice (:meth:`Rows.read`)."""
     if len(items) == 1:
         yield read(items[0])
         return

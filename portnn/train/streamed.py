@@ -5,22 +5,40 @@ thread while the current one trains.
 The batches and their order are those of the in-memory fit: the same shuffle order each epoch,
 each chunk's rows read in ascending order and put back in the order's, the same steps on the same
 rows; so the weights are bit for bit those of ``fit(np.asarray(X), np.asarray(y))``.
+
+Two ways a chunk travels (:attr:`StreamedData.in_place`): a NumPy array (a memmap) trained on a
+host backend is gathered from in place, a ~1 MB group of batches at a time, its pages read ahead;
+anything else is read into reused host buffers and put on the device ahead by the reading thread,
+then gathered there. Data-parallel, each rank reads only its shares' rows (:meth:`rank_parts`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import _checks
-from .._xp import to_numpy
+from .._xp import get_backend, to_numpy
 from ..objectives.lossbase import Loss
 from ..objectives.weights import RowWeights
 from . import holdout
 from .batches import run_steps
-from .evaluation import batch_counts, prepare_rows, prepare_weights
-from .sources import STREAM_BYTES, Rows, chunks, host_rows, is_streamed, prefetched, read_chunk, row_values, rows_of
+from .evaluation import batch_counts, prepare_labels, prepare_rows, prepare_weights
+from .sources import (
+    CHUNK_BYTES,
+    STREAM_BYTES,
+    Rows,
+    ascending,
+    chunks,
+    host_rows,
+    is_streamed,
+    prefetched,
+    read_chunk,
+    row_values,
+    rows_of,
+)
 
 if TYPE_CHECKING:
     from ..nn.network import Network
@@ -62,6 +80,10 @@ class StreamedData:
         self.batches = [(i, min(i + size, n)) for i in range(0, n, size)]
         self.chunks = chunks(self.batches, row_values(X, y), chunk_bytes)
         self.fixed_counts = batch_counts(self.batches, weights)
+        # the backend computes in host memory, its arrays writeable: gather in place (not JAX, whose
+        # device arrays are copies, nor a GPU: both take chunks put on the device ahead)
+        backend = model.backend
+        self.in_place = isinstance(X.array, np.ndarray) and not backend.on_gpu and backend.writeable
 
     def counts(self, order: Any) -> list:
         """Each batch's count in the epoch's mean, for the rows taken in ``order``."""
@@ -70,14 +92,107 @@ class StreamedData:
         return batch_counts(self.batches, self.weights, order)
 
     def steps(self, run: Any, order: np.ndarray | None) -> list:
-        """One epoch's steps over the rows taken in ``order`` (host indices; None: as stored)."""
+        """One epoch's steps over the rows taken in ``order`` (host indices; None: as stored).
+
+        A background thread reads each chunk's rows in ascending order into a reused host buffer
+        and puts them on the device ahead; here they are gathered into the order's a ~1 MB group
+        of batches at a time, as the in-memory fit gathers them (still in cache for the steps).
+        A NumPy array (a memmap) trained on the host (:attr:`in_place`) is gathered from in place."""
+        if self.in_place:
+            return self._steps_in_place(run, order)
         outs: list = []
-        X, y, w = self.X, self.y, self.w
-        hosts = prefetched(lambda c: read_chunk(X, y, w, order, c[0], c[1]), self.chunks)
-        for (_, _, local), host in zip(self.chunks, hosts):
+        xp = self.model.xp
+        staged = prefetched(lambda c: self._stage(order, c), self.chunks)
+        for (_, _, local), (host, where) in zip(self.chunks, staged):
             Xc, yc, wc = prepare_rows(self.model, self.loss, host)
-            outs += run_steps(run, Xc, yc, wc, local)
+            if where is None:
+                outs += run_steps(run, Xc, yc, wc, local)
+                continue
+            for start, stop, ranges in chunks(local, row_values(self.X), CHUNK_BYTES):
+                rows = where[start:stop]
+                wr = None if wc is None else xp.take(wc, rows, axis=0)
+                outs += run_steps(run, xp.take(Xc, rows, axis=0), xp.take(yc, rows, axis=0), wr, ranges)
         return outs
+
+    def _steps_in_place(self, run: Any, order: np.ndarray | None) -> list:
+        """:meth:`steps` where the backend computes in host memory: each ~1 MB group of batches
+        gathered from the array straight into the order's (the in-memory fit's gather: the rows
+        are in the page cache), checked there, no copy of the chunk; the reading thread reads the
+        next chunk's pages ahead (ascending) and its labels and weights."""
+        outs: list = []
+        model, X = self.model, self.X
+        ahead = prefetched(lambda c: self._ahead(order, c), self.chunks)
+        for (begin, _, local), (picked, y, w) in zip(self.chunks, ahead):
+            yc = wc = None
+            for start, stop, ranges in chunks(local, row_values(X), CHUNK_BYTES):
+                rows = None if picked is None else picked[start:stop]
+                Xg = self._features(X.read(rows, begin + start, begin + stop))
+                if yc is None:
+                    yc = prepare_labels(model, self.loss, y, Xg, ("X", "y"), y.shape[0])
+                    wc = None if w is None else model.backend.asarray(w, model.dtype)
+                wg = None if wc is None else wc[start:stop, ...]
+                outs += run_steps(run, Xg, yc[start:stop, ...], wg, ranges)
+        return outs
+
+    def _features(self, host: np.ndarray) -> Array:
+        """A group's rows on the (host) backend, in the model's dtype, checked as ``X`` through
+        NumPy: a check through the backend per step would wake torch's thread pool each time."""
+        model = self.model
+        X = model.backend.asarray(host, model.dtype)
+        _checks.features("X", to_numpy(X, copy=False), get_backend("numpy"), None, model.n_in)
+        return X
+
+    def _ahead(self, order: np.ndarray | None, chunk: tuple) -> tuple[Any, Any, Any]:
+        """(the reading thread, for :meth:`_steps_in_place`) A chunk's rows of the order (None: as
+        stored), their pages read ahead, and their labels and host weights in that order."""
+        a, b = chunk[0], chunk[1]
+        if order is None:
+            self.X.touch(None, a, b)
+            return None, self.y.read(None, a, b), None if self.w is None else self.w[a:b]
+        picked = order[a:b]
+        rows, where = ascending(picked)
+        self.X.touch(rows)
+        return picked, self.y.read(rows)[where], None if self.w is None else self.w[picked]
+
+    def rank_parts(self, order: np.ndarray | None, shares: list[tuple[int, int, int, int]]) -> Iterator[tuple]:
+        """(data-parallel, :mod:`portnn.distributed`) This rank's rows ``a + lo : a + hi`` of each
+        global batch ``(a, b, lo, hi)`` of ``shares``, taken in ``order``, as ``(X, y, w or None)``
+        on the device: only those rows read, a chunk of batches at a time, the next one ahead."""
+        groups, first = [], 0
+        for _, _, local in self.chunks:
+            groups.append(shares[first : first + len(local)])
+            first += len(local)
+        for group, host in zip(groups, prefetched(lambda g: self._rank_rows(order, g), groups)):
+            Xc, yc, wc = prepare_rows(self.model, self.loss, host)
+            start = 0
+            for _, _, lo, hi in group:
+                stop = start + hi - lo
+                yield Xc[start:stop, ...], yc[start:stop, ...], None if wc is None else wc[start:stop, ...]
+                start = stop
+
+    def _rank_rows(self, order: np.ndarray | None, group: list[tuple[int, int, int, int]]) -> tuple:
+        """(the reading thread) This rank's rows of a chunk's batches, read ascending and put in
+        the order's, on the host (one row where it has none: the steps then take none of it)."""
+        parts = [np.arange(a + lo, a + hi) if order is None else order[a + lo : a + hi] for a, _, lo, hi in group]
+        picked = np.concatenate(parts)
+        if picked.shape[0] == 0:
+            a = group[0][0]
+            picked = np.arange(a, a + 1) if order is None else order[a : a + 1]
+        rows, where = ascending(picked)
+        X, y, w = read_chunk(self.X, self.y, self.w, rows, 0, 0)
+        return X[where], y[where], None if w is None else w[where]
+
+    def _stage(self, order: np.ndarray | None, chunk: tuple) -> tuple[tuple, Any]:
+        """A chunk's rows read (ascending) and its features and weights put on the device; where
+        each of the order's rows lies among them, on the device (None without an order)."""
+        backend, dtype = self.model.backend, self.model.dtype
+        rows, where = (None, None) if order is None else ascending(order[chunk[0] : chunk[1]])
+        X, y, w = read_chunk(self.X, self.y, self.w, rows, chunk[0], chunk[1], reuse=True)
+        X = backend.asarray(X, dtype)
+        w = None if w is None else backend.asarray(w, dtype)
+        where = None if where is None else backend.asarray(where)
+        backend.synchronize(X)  # put ahead: on the device before the steps ask for it
+        return (X, y, w), where
 
 
 def prepare_fit(
