@@ -5,11 +5,12 @@ read from it once. ``fit``'s validation is the same measurement, and the checks 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import _checks
-from .._xp import Backend, to_numpy
+from .._xp import Backend, get_backend, to_numpy
 from ..objectives import weights
 from ..objectives.lossbase import Loss, get_loss
 from ..objectives.metricbase import Metric, MetricSet, output_kind
@@ -94,13 +95,24 @@ def prepare_labels(model: Network, loss: Loss, y: Any, X: Array, names: tuple[st
     with only a part of its rows: the first row is all it looks at)."""
     y = _checks.targets(names[1], y, model.backend, model.dtype, rows)
     check_output(model, loss, X, names[0])  # a loss that does not fit the model's output, before any step
-    n_out = model.n_out if model.n_out is not None else model.forward(X[:1, ...], False)[0].shape[1]
-    if len(y.shape) == 1 and n_out == 1 and not loss.takes_labels:  # one target per row: a column, as Keras
-        y = model.xp.reshape(y, (y.shape[0], 1))
+    return _encoded(model.xp, loss, y, (rows, output_width(model, X)), model.dtype, names[1])
+
+
+def output_width(model: Network, X: Array) -> int:
+    """The model's outputs per row, from the shape of its output on ``X``'s first row if it
+    does not say (the shape only: nothing is read from the device)."""
+    return model.n_out if model.n_out is not None else model.forward(X[:1, ...], False)[0].shape[1]
+
+
+def _encoded(xp: Any, loss: Loss, y: Array, shape: tuple[int, int], dtype: Any, name: str) -> Array:
+    """Checked labels ``y`` of namespace ``xp`` in the form ``loss`` computes with, for outputs
+    of ``shape`` (one target per row: a column, as Keras); errors name ``name``."""
+    if len(y.shape) == 1 and shape[1] == 1 and not loss.takes_labels:
+        y = xp.reshape(y, (y.shape[0], 1))
     try:
-        return loss.prepare_target(model.xp, y, (rows, n_out), model.dtype)
+        return loss.prepare_target(xp, y, shape, dtype)
     except ValueError as exc:
-        raise ValueError(f"{names[1]}: {exc}") from exc
+        raise ValueError(f"{name}: {exc}") from exc
 
 
 def prepare_weights(
@@ -187,20 +199,53 @@ def _batches(
         return
     groups = chunks(ranges, row_values(X, y), X.budget)
     w = None if row_weights is None else row_weights.host
-    hosts = prefetched(lambda g: read_chunk(X, y, w, None, g[0], g[1]), groups)
-    for (_, _, local), host in zip(groups, hosts):
-        Xc, yc, wc = prepare_rows(model, loss, host)
+    n_out = streamed_width(model, X)
+    staged = prefetched(lambda g: prepare_rows(model, loss, read_chunk(X, y, w, None, g[0], g[1]), n_out), groups)
+    for i, ((_, _, local), (Xc, yc, wc)) in enumerate(zip(groups, staged)):
+        if i == 0:  # once: a loss that does not fit the model's output (the checks' order: after y's)
+            check_output(model, loss, Xc, "X")
         for a, b in local:
             yield Xc[a:b, ...], yc[a:b, ...], None if wc is None else wc[a:b, ...]
 
 
 def prepare_rows(
-    model: Network, loss: Loss, host: tuple[Any, Any, Any], names: tuple[str, str] = ("X", "y")
+    model: Network, loss: Loss, host: tuple[Any, Any, Any], n_out: int, names: tuple[str, str] = ("X", "y")
 ) -> tuple[Array, Array, Array | None]:
-    """A chunk of streamed rows read on the host (:func:`read_chunk`) checked and placed on the
-    device, its labels encoded for ``loss`` (a chunk at a time, never all rows)."""
-    Xc, yc = prepare(model, host[0], host[1], loss, *names)
-    return Xc, yc, None if host[2] is None else model.backend.asarray(host[2], model.dtype)
+    """(the reading thread) A chunk of streamed rows read on the host (:func:`read_chunk`)
+    :func:`checked_rows` and put on the device ahead (:meth:`Backend.stage`)."""
+    return model.backend.stage(*checked_rows(model, loss, host, n_out, names))  # type: ignore[no-any-return]
+
+
+def checked_rows(
+    model: Network, loss: Loss, host: tuple[Any, Any, Any], n_out: int, names: tuple[str, str] = ("X", "y")
+) -> tuple[Any, Any, Any]:
+    """(the reading thread) A chunk of streamed rows read on the host checked and its labels
+    encoded for ``loss`` there, in the model's dtype: nothing is read back from the device to
+    check a chunk, so ``pn.testing.NoHostSync`` holds over a streamed epoch. ``n_out``: the
+    model's outputs per row (:func:`streamed_width`)."""
+    on_host, dtype = _on_host(), model.backend.host_dtype(model.dtype)
+    X = _checks.features(names[0], host[0], on_host, dtype, model.n_in)
+    y = _checks.targets(names[1], host[1], on_host, dtype, X.shape[0])
+    y = _encoded(on_host.xp, loss, y, (X.shape[0], n_out), dtype, names[1])
+    return X, y, None if host[2] is None else on_host.asarray(host[2], dtype)
+
+
+def streamed_width(model: Network, X: Rows) -> int:
+    """The model's outputs per row for streamed ``X`` (:func:`output_width`), nothing read: from
+    its output on a row of zeros. (0 where ``X`` has not the model's features: the reading
+    thread's check of the first chunk refuses it before the width is used.)"""
+    if model.n_out is not None:
+        return model.n_out
+    if len(X.shape) != 2 or model.n_in not in (None, X.shape[1]):
+        return 0
+    return output_width(model, model.xp.zeros((1, X.shape[1]), dtype=model.dtype, device=model.backend.device))
+
+
+@functools.cache
+def _on_host() -> Backend:
+    """The NumPy backend a streamed chunk is checked through on the host: a twin of the model's
+    own where that is NumPy, so that what it puts on the device is told apart."""
+    return get_backend("numpy").variant()
 
 
 def read_all(backend: Backend, values: dict[str, Array]) -> dict[str, float]:

@@ -22,10 +22,11 @@ import numpy as np
 from .. import _checks
 from .._xp import get_backend, to_numpy
 from ..objectives.lossbase import Loss
+from ..objectives.misuse import check_output
 from ..objectives.weights import RowWeights
 from . import holdout
 from .batches import run_steps
-from .evaluation import batch_counts, prepare_labels, prepare_rows, prepare_weights
+from .evaluation import batch_counts, checked_rows, prepare_labels, prepare_rows, prepare_weights, streamed_width
 from .sources import (
     CHUNK_BYTES,
     STREAM_BYTES,
@@ -83,6 +84,7 @@ class StreamedData:
         # the backend computes in host memory, its arrays writeable: gather in place (not JAX, whose
         # device arrays are copies, nor a GPU: both take chunks put on the device ahead)
         backend = model.backend
+        self.output_checked = False
         self.in_place = isinstance(X.array, np.ndarray) and not backend.on_gpu and backend.writeable
 
     def counts(self, order: Any) -> list:
@@ -102,9 +104,10 @@ class StreamedData:
             return self._steps_in_place(run, order)
         outs: list = []
         xp = self.model.xp
-        staged = prefetched(lambda c: self._stage(order, c), self.chunks)
-        for (_, _, local), (host, where) in zip(self.chunks, staged):
-            Xc, yc, wc = prepare_rows(self.model, self.loss, host)
+        n_out = streamed_width(self.model, self.X)
+        staged = prefetched(lambda c: self._stage(order, c, n_out), self.chunks)
+        for (_, _, local), (Xc, yc, wc, where) in zip(self.chunks, staged):
+            self._check_output(Xc)
             if where is None:
                 outs += run_steps(run, Xc, yc, wc, local)
                 continue
@@ -162,8 +165,10 @@ class StreamedData:
         for _, _, local in self.chunks:
             groups.append(shares[first : first + len(local)])
             first += len(local)
-        for group, host in zip(groups, prefetched(lambda g: self._rank_rows(order, g), groups)):
-            Xc, yc, wc = prepare_rows(self.model, self.loss, host)
+        n_out = streamed_width(self.model, self.X)
+        staged = prefetched(lambda g: prepare_rows(self.model, self.loss, self._rank_rows(order, g), n_out), groups)
+        for group, (Xc, yc, wc) in zip(groups, staged):
+            self._check_output(Xc)
             start = 0
             for _, _, lo, hi in group:
                 stop = start + hi - lo
@@ -182,17 +187,20 @@ class StreamedData:
         X, y, w = read_chunk(self.X, self.y, self.w, rows, 0, 0)
         return X[where], y[where], None if w is None else w[where]
 
-    def _stage(self, order: np.ndarray | None, chunk: tuple) -> tuple[tuple, Any]:
-        """A chunk's rows read (ascending) and its features and weights put on the device; where
-        each of the order's rows lies among them, on the device (None without an order)."""
-        backend, dtype = self.model.backend, self.model.dtype
+    def _stage(self, order: np.ndarray | None, chunk: tuple, n_out: int) -> tuple:
+        """(the reading thread) A chunk's rows read (ascending), checked and encoded on the host
+        (:func:`checked_rows`) and put on the device with where each of the order's rows lies
+        among them (None without an order): ``(X, y, w or None, where)``."""
         rows, where = (None, None) if order is None else ascending(order[chunk[0] : chunk[1]])
-        X, y, w = read_chunk(self.X, self.y, self.w, rows, chunk[0], chunk[1], reuse=True)
-        X = backend.asarray(X, dtype)
-        w = None if w is None else backend.asarray(w, dtype)
-        where = None if where is None else backend.asarray(where)
-        backend.synchronize(X)  # put ahead: on the device before the steps ask for it
-        return (X, y, w), where
+        host = read_chunk(self.X, self.y, self.w, rows, chunk[0], chunk[1], reuse=True)
+        return self.model.backend.stage(*checked_rows(self.model, self.loss, host, n_out), where)
+
+    def _check_output(self, X: Array) -> None:
+        """Once per fit, on the first chunk on the device: a loss that does not fit the model's
+        output, before any step (the chunks' own checks ran in the reading thread)."""
+        if not self.output_checked:
+            check_output(self.model, self.loss, X, "X")
+            self.output_checked = True
 
 
 def prepare_fit(
