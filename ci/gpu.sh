@@ -4,7 +4,8 @@
 # Sections, most important first, each under a time limit and all under one deadline
 # (PORTNN_GPU_DEADLINE seconds, default 480), so that a slow section still leaves a record:
 #   1. environment.txt  nvidia-smi, CUDA, library versions, available backends
-#   2. the host-sync check (tests/test_host_sync.py) and the whole suite on cupy:0, torch:cuda and
+#   2. the host-sync check (tests/test_host_sync.py; a streamed epoch too, tests/test_streaming_no_host_sync.py)
+#      and the whole suite on cupy:0, torch:cuda and
 #      jax:gpu (tests marked slow are CPU-only and skipped): pytest.txt
 #   3. `portnn bench --gpu` (xor, mnist, large on the GPU backends beside the GEMM floor and torch
 #      eager CUDA): bench.json, bench.md, bench.png
@@ -104,7 +105,7 @@ pytest_args=(-q -rfEs -p no:cacheprovider)
 parallel=()
 "$PY" -c "import xdist" 2>/dev/null && parallel=(-n 8)
 export PORTNN_BACKENDS=$GPU_SPECS
-run_section host-sync 120 "$PY" -m pytest tests/test_host_sync.py -v -p no:cacheprovider
+run_section host-sync 120 "$PY" -m pytest tests/test_host_sync.py tests/test_streaming_no_host_sync.py -v -p no:cacheprovider
 # Eight test processes share the CPU cores: one BLAS thread each for the host-side references.
 run_section suite 200 env OMP_NUM_THREADS=2 "$PY" -m pytest tests -m "not slow" "${pytest_args[@]}" "${parallel[@]}"
 unset PORTNN_BACKENDS

@@ -111,3 +111,31 @@ def test_errors_found_by_the_reading_thread_name_the_chunk_rows(bad, message):
     kw = dict(loss="cross_entropy", epochs=1, batch_size=8, chunk_bytes=600, shuffle=False, progress=False)
     with pytest.raises(ValueError, match=message):
         net.fit(ArrayLike(X), y, **kw)
+
+
+@pytest.mark.parametrize("form", ["memmap", "array-like"])
+def test_a_streamed_epoch_never_waits_for_the_device(spec, form, tmp_path):
+    """The GPU backends (ci/gpu.sh's host-sync section): a streamed fit, with streamed
+    validation, under ``NoHostSync``, ends with the in-memory fit's weights."""
+    if not pn.get_backend(spec).syncs_with_host:
+        pytest.skip(f"{spec} computes on the host: there is no device to wait for")
+    X, y = pn.datasets.synthetic_classification(256, 20, 3, seed=0)
+    np.save(tmp_path / "X.npy", X)
+    Xs = np.load(tmp_path / "X.npy", mmap_mode="r") if form == "memmap" else ArrayLike(X)
+    kw = dict(loss="cross_entropy", epochs=2, batch_size=16, chunk_bytes=8192, progress=False)
+
+    def fit(Xt, Xv, callbacks):
+        layers = [pn.Dense(20, 32), pn.ReLU(), pn.Dropout(0.25), pn.Dense(32, 3)]
+        net = pn.Sequential(*layers, backend=spec, dtype="float32", seed=0)
+        net.fit(Xt, y, validation_data=(Xv, y[:64]), callbacks=callbacks, **kw)
+        return net
+
+    guard = pn.testing.NoHostSync()
+    try:
+        streamed = fit(Xs, Xs[:64] if form == "memmap" else ArrayLike(X[:64]), [guard])
+    finally:
+        guard.close()
+    assert guard.entered
+    memory = fit(X, X[:64], [])
+    for key, value in memory.state_dict().items():
+        np.testing.assert_array_equal(pn.to_numpy(streamed.state_dict()[key]), pn.to_numpy(value), err_msg=key)
