@@ -36,6 +36,7 @@ FAST_PATHS = (
     "sub_scaled",
     "mul_into",
     "compile",
+    "serial",
 )
 
 
@@ -239,6 +240,18 @@ class Backend(InPlaceUpdates, HostReads, ArrayLibrary):
         where the library compiles: JAX (``jax.jit``), whose op-by-op dispatch otherwise costs
         tens of microseconds per operation. ``None`` elsewhere: NumPy, CuPy and torch run op by op."""
         return None
+
+    def serial(self) -> contextlib.AbstractContextManager[None]:
+        """A context in which the library computes on one thread (the same numbers): for a loop of
+        small operations, such as a small network's training steps on the CPU, where waking its
+        other threads for each operation costs more than they gain. Here it changes nothing (NumPy's
+        BLAS keeps its own threads); torch on the CPU runs its operations on one thread.
+
+        >>> import portnn as pn
+        >>> with pn.get_backend("numpy").serial():
+        ...     pass
+        """
+        return contextlib.nullcontext()
 
     def gradient_transport(self, comm: Any) -> Any:
         """What sums a data-parallel step's flat gradient buffer over the ranks of ``comm``: MPI

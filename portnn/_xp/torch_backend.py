@@ -124,6 +124,22 @@ class TorchBackend(OutParamBackend):
     def sum0_into(self, a: Array, out: Array) -> Array:
         return self._native.sum(a, dim=0, out=out)
 
+    @contextlib.contextmanager
+    def serial(self) -> Iterator[None]:
+        # torch's intra-op threads (OpenMP) wake for products of ~1e6 multiply-adds and for exp, log
+        # and pow on arrays of a few thousand elements; on 2 cores shared with other work each wake
+        # costs up to milliseconds. The setting is process-wide: put back as it was on leaving.
+        torch = self._native
+        threads = torch.get_num_threads()
+        if self.device.type != "cpu" or threads == 1:
+            yield
+            return
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
+
     def gradient_transport(self, comm: Any) -> Any:
         """NCCL (``torch.distributed``) between CUDA devices; MPI on host buffers on the CPU."""
         if self.device.type == "cuda":
