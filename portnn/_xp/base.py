@@ -83,8 +83,10 @@ class Backend(InPlaceUpdates, HostReads, ArrayLibrary):
     #: The library's own sigmoid and its gradient, ``(forward(x), backward(dY, Y))``, one operation
     #: each where the standard needs four and three; None where it has none (portnn's tanh form).
     sigmoid_kernels: ClassVar[tuple[Callable[..., Array], Callable[..., Array]] | None] = None
-    #: ``scipy.special`` where its functions take this library's arrays (NumPy), for the functions
-    #: scikit-learn computes with it (``expit``, ``xlogy``); None elsewhere. See ``special``.
+    #: ``scipy.special`` where its functions take this library's arrays (NumPy), or the library's
+    #: own module of that name (``torch.special``: one operation each where the standard's forms take
+    #: 3 and 8), for the functions scikit-learn computes with it (``expit``, ``xlogy``); None
+    #: elsewhere. See ``special``.
     scipy_special: ClassVar[Any] = None
     fast_paths: ClassVar[bool] = True
     _float64_hint: ClassVar[str] = ""

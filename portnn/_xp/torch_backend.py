@@ -82,6 +82,12 @@ class TorchBackend(OutParamBackend):
         # form takes four and three, each paying torch's dispatch, and on CUDA a kernel launch)
         return self._native.sigmoid, self._native.ops.aten.sigmoid_backward.default
 
+    @property
+    def scipy_special(self) -> Any:  # type: ignore[override]
+        # torch's own expit and xlogy (equal to SciPy's up to rounding, as the standard's forms are):
+        # one operation each where those take 3 and 8, ~45 us of a 660 us step at batch 200
+        return self._native.special
+
     def _supports_float64(self) -> bool:
         # torch's inspection API lists float64 for every device; Apple's MPS has none
         return super()._supports_float64() and self.device.type != "mps"
