@@ -36,6 +36,7 @@ FAST_PATHS = (
     "sub_scaled",
     "mul_into",
     "compile",
+    "serial",
 )
 
 
@@ -82,8 +83,10 @@ class Backend(InPlaceUpdates, HostReads, ArrayLibrary):
     #: The library's own sigmoid and its gradient, ``(forward(x), backward(dY, Y))``, one operation
     #: each where the standard needs four and three; None where it has none (portnn's tanh form).
     sigmoid_kernels: ClassVar[tuple[Callable[..., Array], Callable[..., Array]] | None] = None
-    #: ``scipy.special`` where its functions take this library's arrays (NumPy), for the functions
-    #: scikit-learn computes with it (``expit``, ``xlogy``); None elsewhere. See ``special``.
+    #: ``scipy.special`` where its functions take this library's arrays (NumPy), or the library's
+    #: own module of that name (``torch.special``: one operation each where the standard's forms take
+    #: 3 and 8), for the functions scikit-learn computes with it (``expit``, ``xlogy``); None
+    #: elsewhere. See ``special``.
     scipy_special: ClassVar[Any] = None
     fast_paths: ClassVar[bool] = True
     _float64_hint: ClassVar[str] = ""
@@ -239,6 +242,18 @@ class Backend(InPlaceUpdates, HostReads, ArrayLibrary):
         where the library compiles: JAX (``jax.jit``), whose op-by-op dispatch otherwise costs
         tens of microseconds per operation. ``None`` elsewhere: NumPy, CuPy and torch run op by op."""
         return None
+
+    def serial(self) -> contextlib.AbstractContextManager[None]:
+        """A context in which the library computes on one thread (the same numbers): for a loop of
+        small operations, such as a small network's training steps on the CPU, where waking its
+        other threads for each operation costs more than they gain. Here it changes nothing (NumPy's
+        BLAS keeps its own threads); torch on the CPU runs its operations on one thread.
+
+        >>> import portnn as pn
+        >>> with pn.get_backend("numpy").serial():
+        ...     pass
+        """
+        return contextlib.nullcontext()
 
     def gradient_transport(self, comm: Any) -> Any:
         """What sums a data-parallel step's flat gradient buffer over the ranks of ``comm``: MPI
