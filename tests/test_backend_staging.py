@@ -27,3 +27,17 @@ def test_host_dtype_names_the_numpy_dtype_of_every_float_dtype(spec):
     bk = pn.get_backend(spec)
     for name in ("float32", "float64") if bk.float64 else ("float32",):
         assert bk.host_dtype(bk.dtype(name)) == np.dtype(name)
+
+
+def test_row_taker_gathers_rows_of_a_read_only_host_array_in_any_order(spec, tmp_path):
+    bk = pn.get_backend(spec)
+    path = tmp_path / "X.npy"
+    np.save(path, np.arange(40, dtype=np.float32).reshape(10, 4))
+    X = np.load(path, mmap_mode="r")  # read-only, as a streamed memmap is
+    rows = np.array([7, 0, 7, 3, 9])
+    for backend in (bk, bk.variant(fast_paths=False)):  # the fast path against the generic form
+        taken = backend.row_taker(X)(rows)
+        pn.testing.assert_on_backend(taken, backend)
+        np.testing.assert_array_equal(pn.to_numpy(taken), np.asarray(X)[rows])
+        assert pn.to_numpy(taken).dtype == np.float32
+    assert not X.flags.writeable and np.array_equal(X[1], [4, 5, 6, 7])  # only read

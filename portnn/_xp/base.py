@@ -17,6 +17,7 @@ import numpy as np
 from .arrays import Array, _host_dtype, to_numpy
 from .hostreads import HostReads
 from .registry import ArrayLibrary
+from .staging import HostToDevice
 from .updates import InPlaceUpdates
 
 _FLOAT_DTYPES = ("float32", "float64")
@@ -37,10 +38,11 @@ FAST_PATHS = (
     "mul_into",
     "compile",
     "serial",
+    "row_taker",
 )
 
 
-class Backend(InPlaceUpdates, HostReads, ArrayLibrary):
+class Backend(InPlaceUpdates, HostReads, HostToDevice, ArrayLibrary):
     """An array namespace bound to one device, with what it can do.
 
     Code outside this package asks these capabilities, never the library's name or the spec's text.
@@ -268,29 +270,6 @@ class Backend(InPlaceUpdates, HostReads, ArrayLibrary):
         cls = type(self) if fast_paths else _generic_twin(type(self))
         keep = self.writeable if writeable is None else writeable
         return cls(self.spec, self.xp, self.device, self._native, writeable=keep)
-
-    # -- staging streamed chunks (data larger than memory) -------------------------------------
-    def host_dtype(self, dtype: Any) -> np.dtype:
-        """The NumPy dtype of this backend's ``dtype``: what a host array of its values holds.
-
-        >>> from portnn._xp import get_backend
-        >>> get_backend("numpy").host_dtype(np.float32)
-        dtype('float32')
-        """
-        return _host_dtype(dtype)
-
-    def stage(self, *hosts: np.ndarray | None) -> tuple:
-        """(a reading thread) Host arrays put on the device ahead of the steps that take them,
-        in their own dtypes (None stays None), and waited for here so that the steps do not.
-        Here a plain :meth:`asarray`; a CUDA library copies from pinned memory on a side stream.
-
-        >>> from portnn._xp import get_backend
-        >>> get_backend("numpy").stage(np.ones(2), None)
-        (array([1., 1.]), None)
-        """
-        arrays = tuple(None if host is None else self.asarray(host) for host in hosts)
-        self.synchronize(*(a for a in arrays if a is not None))
-        return arrays
 
 
 _GENERIC_TWINS: dict[type[Backend], type[Backend]] = {}

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import types
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import array_api_compat as compat
@@ -168,6 +169,17 @@ class TorchBackend(OutParamBackend):
         if self.writeable and a.shape == b.shape:
             return a.addcmul_(b, scale, value=-1)
         return super().sub_scaled(a, b, scale, scratch)
+
+    def row_taker(self, host: np.ndarray) -> Callable[[np.ndarray], Array]:
+        """On the CPU torch's own ``index_select`` gathers straight from the host memory, shared
+        (a read-only memmap too: it is only read), on torch's threads; elsewhere the generic form."""
+        if self.device.type != "cpu" or host.dtype.kind not in "fiub":
+            return super().row_taker(host)
+        torch = self._native
+        with warnings.catch_warnings():  # torch warns that read-only memory is shared: only read here
+            warnings.simplefilter("ignore", UserWarning)
+            shared = torch.from_numpy(np.asarray(host))
+        return lambda rows: torch.index_select(shared, 0, torch.from_numpy(np.asarray(rows, np.int64)))
 
     def stage(self, *hosts: np.ndarray | None) -> tuple:
         """On CUDA each host array is copied into a reused page-locked (pinned) buffer and from

@@ -125,11 +125,14 @@ class StreamedData:
         outs: list = []
         model, X = self.model, self.X
         ahead = prefetched(lambda c: self._ahead(order, c), self.chunks)
+        take = model.backend.row_taker(X.array)  # the backend's own gather, from the host memory
         for (begin, _, local), (picked, y, w) in zip(self.chunks, ahead):
             yc = wc = None
             for start, stop, ranges in chunks(local, row_values(X), CHUNK_BYTES):
-                rows = None if picked is None else picked[start:stop]
-                Xg = self._features(X.read(rows, begin + start, begin + stop))
+                if picked is None:
+                    Xg = self._features(X.read(None, begin + start, begin + stop))
+                else:
+                    Xg = self._features(take(picked[start:stop] + X.start))
                 if yc is None:
                     yc = prepare_labels(model, self.loss, y, Xg, ("X", "y"), y.shape[0])
                     wc = None if w is None else model.backend.asarray(w, model.dtype)
@@ -153,9 +156,13 @@ class StreamedData:
             self.X.touch(None, a, b)
             return None, self.y.read(None, a, b), None if self.w is None else self.w[a:b]
         picked = order[a:b]
-        rows, where = ascending(picked)
-        self.X.touch(rows)
-        return picked, self.y.read(rows)[where], None if self.w is None else self.w[picked]
+        self.X.touch(np.sort(picked))  # the pages in ascending order: the rows' order is not needed
+        if isinstance(self.y.array, np.ndarray):  # labels in memory or memmapped: read in any order
+            labels = self.y.read(picked)
+        else:
+            rows, where = ascending(picked)
+            labels = self.y.read(rows)[where]
+        return picked, labels, None if self.w is None else self.w[picked]
 
     def rank_parts(self, order: np.ndarray | None, shares: list[tuple[int, int, int, int]]) -> Iterator[tuple]:
         """(data-parallel, :mod:`portnn.distributed`) This rank's rows ``a + lo : a + hi`` of each
