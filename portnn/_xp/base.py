@@ -245,6 +245,17 @@ class Backend(InPlaceUpdates, HostReads, HostToDevice, ArrayLibrary):
         tens of microseconds per operation. ``None`` elsewhere: NumPy, CuPy and torch run op by op."""
         return None
 
+    def compiled_scalar(self, value: float) -> Any:
+        """``value`` as an input of a function :meth:`compile` made (the learning rate): here the
+        number itself; JAX: a weakly typed scalar on the device, made once and passed as it is (a
+        Python number is put on the device at every call).
+
+        >>> import portnn as pn
+        >>> pn.get_backend("numpy").compiled_scalar(0.5)
+        0.5
+        """
+        return value
+
     def serial(self) -> contextlib.AbstractContextManager[None]:
         """A context in which the library computes on one thread (the same numbers): for a loop of
         small operations, such as a small network's training steps on the CPU, where waking its

@@ -90,3 +90,6 @@ class JaxBackend(Backend):
 
     def compile(self, fn: Any) -> Any:
         return self._native.jit(fn)
+
+    def compiled_scalar(self, value: float) -> Any:
+        return self._native.device_put(value, self.device)  # weakly typed, as the number is

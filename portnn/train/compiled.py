@@ -116,6 +116,8 @@ class CompiledStep:
         """Use ``optimizer``'s arrays from now on (its settings match the key)."""
         self.loss, self.optimizer = loss, optimizer
         self.parameters = optimizer.parameters
+        self._lr_made: float | None = None  # the learning rate _lr_array holds
+        self._steps_made: int | None = None  # the step count _steps_array holds
         # Every array the step reads and replaces: the parameters, their gradients and the buffers
         # as (dict, key) of the layers, then the optimizer's state by (parameter, state name),
         # looked up in optimizer.state at every call (a reset after divergence replaces it). One
@@ -132,7 +134,8 @@ class CompiledStep:
 
     def pure(self, arrays: list, steps: Array, lr: Array, X: Array, y: Array) -> tuple:
         """The traced body: the eager step on the arrays given, returning its value and the arrays
-        after. ``lr`` is passed as a Python float: a weakly typed scalar, combined as the number was."""
+        after, and the step count after. ``lr`` and ``steps`` come in as weakly typed scalars,
+        combined as the numbers were."""
         opt = self.optimizer
         self._install(arrays)
         opt.steps = steps
@@ -142,14 +145,16 @@ class CompiledStep:
                 value = self.eager(X, y)
         finally:
             opt.forget_constants()  # ...and not kept: they are tracers
-        return value, self._collect()
+        return value, self._collect(), steps + 1
 
     def __call__(self, X: Array, y: Array) -> Array:
         opt, bound = self.optimizer, self.trace.bound
         steps, before = opt.steps, self._collect()
+        # the count the last call handed back is on the device already: no transfer per step
+        counted = self._steps_array if steps == self._steps_made else self._scalar(steps)
         bound.step = self
         try:
-            value, arrays = self.trace.fn(before, steps, float(opt.lr), X, y)
+            value, arrays, self._steps_array = self.trace.fn(before, counted, self._lr_input(opt.lr), X, y)
         except BaseException:
             self._install(before)  # no tracer is left behind
             opt.steps = steps
@@ -157,8 +162,17 @@ class CompiledStep:
         finally:
             bound.step = None  # the trace keeps no network alive
         self._install(arrays)
-        opt.steps = steps + 1
+        opt.steps = self._steps_made = steps + 1
         return value
+
+    def _scalar(self, value: float) -> Any:
+        return self.network.backend.compiled_scalar(value)
+
+    def _lr_input(self, lr: float) -> Any:
+        """The learning rate as the compiled function takes it, made again only when it changed."""
+        if lr != self._lr_made:
+            self._lr_made, self._lr_array = lr, self._scalar(float(lr))
+        return self._lr_array
 
     def _collect(self) -> list:
         arrays = [store[key] for store, key in self.slots]
