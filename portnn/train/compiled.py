@@ -118,6 +118,7 @@ class CompiledStep:
         self.parameters = optimizer.parameters
         self._lr_made: float | None = None  # the learning rate _lr_array holds
         self._steps_made: int | None = None  # the step count _steps_array holds
+        self._steps_array: Any = None
         # Every array the step reads and replaces: the parameters, their gradients and the buffers
         # as (dict, key) of the layers, then the optimizer's state by (parameter, state name),
         # looked up in optimizer.state at every call (a reset after divergence replaces it). One
@@ -129,6 +130,7 @@ class CompiledStep:
             *((p.grads, p.key) for p in self.parameters),
             *((b.store, b.key) for b in self.network.buffers()),
         ]
+        self.n_values = self.n_grads = len(self.parameters)
         names = [n for n in optimizer.buffer_names if not n.startswith("scratch")]
         self.state_keys = [(p.name, n) for p in self.parameters for n in names]
 
@@ -136,8 +138,10 @@ class CompiledStep:
         """The traced body: the eager step on the arrays given, returning its value and the arrays
         after, and the step count after. ``lr`` and ``steps`` come in as weakly typed scalars,
         combined as the numbers were."""
-        opt = self.optimizer
-        self._install(arrays)
+        opt, n = self.optimizer, len(self.parameters)
+        # the gradients are written by the backward pass before anything reads them: not inputs
+        grads = [self.network.xp.zeros_like(value) for value in arrays[:n]]
+        self._install([*arrays[:n], *grads, *arrays[n:]])
         opt.steps = steps
         opt.forget_constants()  # made inside the trace, as its constants...
         try:
@@ -154,7 +158,8 @@ class CompiledStep:
         counted = self._steps_array if steps == self._steps_made else self._scalar(steps)
         bound.step = self
         try:
-            value, arrays, self._steps_array = self.trace.fn(before, counted, self._lr_input(opt.lr), X, y)
+            inputs = before[: self.n_values] + before[self.n_values + self.n_grads :]
+            value, arrays, self._steps_array = self.trace.fn(inputs, counted, self._lr_input(opt.lr), X, y)
         except BaseException:
             self._install(before)  # no tracer is left behind
             opt.steps = steps
