@@ -61,6 +61,14 @@ def trace_key(network: Network, loss: Loss, optimizer: Optimizer, hook: Any = No
     )
 
 
+def alive(ref: weakref.ref, holder: str) -> Network:
+    """The network a step holds weakly (a kept step must not keep its network alive)."""
+    network = ref()
+    if network is None:
+        raise RuntimeError(f"{holder}: its network no longer exists (keep a reference to it while training)")
+    return network  # type: ignore[no-any-return]
+
+
 class Trace:
     """A step body traced and compiled, shared by the compiled steps of one key. Each call binds
     the step that makes it (``bound.step``, per thread: networks alike may train side by side), so
@@ -107,10 +115,7 @@ class CompiledStep:
 
     @property
     def network(self) -> Network:
-        network = self.network_ref()
-        if network is None:
-            raise RuntimeError("this compiled step's network no longer exists")
-        return network
+        return alive(self.network_ref, "this compiled step")
 
     def retarget(self, loss: Loss, optimizer: Optimizer) -> None:
         """Use ``optimizer``'s arrays from now on (its settings match the key)."""

@@ -17,7 +17,7 @@ from .. import _checks
 from ..objectives import misuse, weights
 from ..objectives.lossbase import Loss, get_loss
 from ..optim.optimizers import Optimizer
-from .compiled import CompiledStep, can_compile, trace_key
+from .compiled import CompiledStep, alive, can_compile, trace_key
 
 if TYPE_CHECKING:
     from ..nn.network import Network
@@ -75,10 +75,7 @@ class TrainStep:
     @property
     def network(self) -> Network:
         """The network this step trains."""
-        network = self.network_ref()
-        if network is None:
-            raise RuntimeError("TrainStep: its network no longer exists (keep a reference to it while training)")
-        return network
+        return alive(self.network_ref, "TrainStep")
 
     @classmethod
     def reuse(
