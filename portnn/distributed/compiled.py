@@ -32,7 +32,7 @@ class SplitStep:
         self._update_for(optimizer.lr)
 
     def _update_for(self, lr: float) -> None:
-        self.update = CompiledStep(self.network, self._update, ())
+        self.update = CompiledStep(self.network, self._update, (), reads_grads=True)
         self.update.retarget(self.scaled, self.optimizer)
         self.lr = lr
 

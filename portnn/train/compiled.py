@@ -107,9 +107,16 @@ class CompiledStep:
     """
 
     def __init__(
-        self, network: Network, eager: Callable[[Array, Array], Array], key: tuple, shared: Hashable | None = None
+        self,
+        network: Network,
+        eager: Callable[[Array, Array], Array],
+        key: tuple,
+        shared: Hashable | None = None,
+        reads_grads: bool = False,
     ) -> None:
-        self.network_ref, self.eager, self.key = weakref.ref(network), eager, key
+        # reads_grads: the body reads the gradients it is given (an update alone); a whole step's
+        # backward pass writes them first, so they are not passed in
+        self.network_ref, self.eager, self.key, self.reads_grads = weakref.ref(network), eager, key, reads_grads
         self.dtype = network.dtype
         self.trace = Trace.shared(shared, network.backend)
 
@@ -135,7 +142,8 @@ class CompiledStep:
             *((p.grads, p.key) for p in self.parameters),
             *((b.store, b.key) for b in self.network.buffers()),
         ]
-        self.n_values = self.n_grads = len(self.parameters)
+        self.n_values = len(self.parameters)
+        self.n_grads = 0 if self.reads_grads else self.n_values  # the gradients not passed in
         names = [n for n in optimizer.buffer_names if not n.startswith("scratch")]
         self.state_keys = [(p.name, n) for p in self.parameters for n in names]
 
@@ -143,9 +151,9 @@ class CompiledStep:
         """The traced body: the eager step on the arrays given, returning its value and the arrays
         after, and the step count after. ``lr`` and ``steps`` come in as weakly typed scalars,
         combined as the numbers were."""
-        opt, n = self.optimizer, len(self.parameters)
-        # the gradients are written by the backward pass before anything reads them: not inputs
-        grads = [self.network.xp.zeros_like(value) for value in arrays[:n]]
+        opt, n = self.optimizer, self.n_values
+        # gradients not passed in are written by the backward pass before anything reads them
+        grads = [self.network.xp.zeros_like(value) for value in arrays[: self.n_grads]]
         self._install([*arrays[:n], *grads, *arrays[n:]])
         opt.steps = steps
         opt.forget_constants()  # made inside the trace, as its constants...
