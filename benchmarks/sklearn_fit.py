@@ -15,20 +15,18 @@ times mean nothing.
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 import warnings
 from pathlib import Path
 
-import sklearn
 from sklearn.datasets import load_digits, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.preprocessing import StandardScaler
 
 import portnn as pn
-from portnn._xp import library_versions
+from portnn.bench.machine import describe_machine
 from portnn.sklearn import MLPClassifier
 
 RESULTS = Path(__file__).parent / "results"
@@ -66,15 +64,11 @@ def time_fit(make, X, y, epochs):
 
 
 def machine():
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line), "?")
+    """portnn's description of the machine (CPU model, cores, memory, versions), with the load."""
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
+        **describe_machine(),
         "load_average_before": os.getloadavg(),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "unset"),
-        "python": platform.python_version(),
-        "scikit-learn": sklearn.__version__,
-        "libraries": library_versions(),
     }
 
 

@@ -22,7 +22,6 @@ uses 20 000 x 32 rows and 2 rounds: it checks that the script runs; its numbers 
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 import portnn as pn
-from portnn._xp import library_versions
+from portnn.bench.machine import describe_machine
 
 RESULTS = Path(__file__).parent / "results"
 BATCH = 1024
@@ -110,13 +109,10 @@ def memory(backend, path_X, path_y):
 
 
 def machine():
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line), "?")
+    """portnn's description of the machine (CPU model, cores, memory, versions), with the load."""
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
+        **describe_machine(),
         "load_average_before": os.getloadavg(),
-        "python": platform.python_version(),
-        "libraries": library_versions(),
     }
 
 
