@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .._xp import is_array, to_numpy
+from .pagecache import rows_resident
 
 Array = Any
 T = TypeVar("T")
@@ -154,8 +155,10 @@ class Rows:
         gather in another order (:meth:`read`) that then finds them in memory."""
         flat = self.array.reshape(self.array.shape[0], -1)
         page_rows = max(1, 4096 // max(1, flat.strides[0]))  # a row's first value on every page
-        index = slice(self.start + a, self.start + b, page_rows) if rows is None else rows + self.start
-        flat[index, 0].sum()
+        if rows is None:
+            flat[self.start + a : self.start + b : page_rows, 0].sum()
+        elif not rows_resident(flat, rows + self.start):
+            flat[rows + self.start, 0].sum()
 
     def _buffer(self, n: int) -> np.ndarray:
         turn, self._turn = self._turn, 1 - self._turn

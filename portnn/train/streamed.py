@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _checks
-from .._xp import get_backend, to_numpy
+from .._xp import to_numpy
 from ..objectives.lossbase import Loss
 from ..objectives.misuse import check_output
 from ..objectives.weights import RowWeights
@@ -141,12 +141,9 @@ class StreamedData:
         return outs
 
     def _features(self, host: np.ndarray) -> Array:
-        """A group's rows on the (host) backend, in the model's dtype, checked as ``X`` through
-        NumPy: a check through the backend per step would wake torch's thread pool each time."""
+        """A group's rows on the (host) backend, in the model's dtype, checked as ``X``."""
         model = self.model
-        X = model.backend.asarray(host, model.dtype)
-        _checks.features("X", to_numpy(X, copy=False), get_backend("numpy"), None, model.n_in)
-        return X
+        return _checks.features("X", host, model.backend, model.dtype, model.n_in)
 
     def _ahead(self, order: np.ndarray | None, chunk: tuple) -> tuple[Any, Any, Any]:
         """(the reading thread, for :meth:`_steps_in_place`) A chunk's rows of the order (None: as
