@@ -108,13 +108,12 @@ class LinkModel:
         indices, when given); scikit-learn's epoch loss: the batch losses (each with its L2 term)
         times their row counts, summed in order and divided by the row count (a 0-D array)."""
         assert self.step is not None, "call train(optimizer) first"
-        run = self.step.run
-        if order is None:
-            losses = run_steps(run, data.X, data.y, data.w, data.batches)
-        else:
-            losses = data.shuffled_steps(self.xp, run, order)
-        total = None
+        run, total = self.step.run, None
         with self.bk.serial():  # small products: one thread is faster than waking several
+            if order is None:
+                losses = run_steps(run, data.X, data.y, data.w, data.batches)
+            else:
+                losses = data.shuffled_steps(self.xp, run, order)
             for value, (a, b) in zip(losses, data.batches):
                 total = value * (b - a) if total is None else total + value * (b - a)
         return total / data.n
