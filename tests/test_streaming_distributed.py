@@ -140,11 +140,42 @@ def test_one_rank_streams_as_in_memory(spec, tmp_path):
             np.testing.assert_array_equal(b[0][key], value, err_msg=key)
 
 
+def test_one_rank_batches_resume_from_a_backup(tmp_path):
+    """(No MPI.) An iterable of batches data-parallel with BackupAndRestore: a run stopped by an
+    error after epoch 2 and started again ends with the uninterrupted run's weights and history."""
+
+    class Crash(pn.Callback):
+        def on_epoch_end(self, run, epoch, logs):
+            if epoch == 2:
+                raise RuntimeError("a crash on purpose")
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 3))
+    batches = [(X[a : a + 7], X[a : a + 7, :1] ** 2) for a in range(0, 30, 7)]
+
+    def run(path, *callbacks):
+        net = pn.Sequential(pn.Dense(3, 8), pn.Tanh(), pn.Dropout(0.2), pn.Dense(8, 1), dtype="float64", seed=1)
+        comm = pn.distributed.Communicator(SoloMPI())
+        callbacks = [pn.BackupAndRestore(path), *callbacks]
+        net.fit(batches, optimizer="adam", epochs=5, validation_data=batches[:2], callbacks=callbacks,
+                progress=False, distributed=comm)  # fmt: skip
+        return {k: pn.to_numpy(v) for k, v in net.state_dict().items()}, net.history.history
+
+    with pytest.raises(RuntimeError, match="on purpose"):
+        run(tmp_path / "run.backup", Crash())
+    resumed, whole = run(tmp_path / "run.backup"), run(tmp_path / "other.backup")
+    assert resumed[1] == whole[1] and len(whole[1]["loss"]) == 5
+    for key, value in whole[0].items():
+        np.testing.assert_array_equal(resumed[0][key], value, err_msg=key)
+
+
 def test_what_cannot_train_data_parallel(tmp_path):
     comm = pn.distributed.Communicator(SoloMPI())
     net = pn.Sequential(pn.Dense(2, 1), seed=0)
     batches = ((np.zeros((4, 2)), np.zeros((4, 1))) for _ in range(3))  # one pass only
     with pytest.raises(ValueError, match="one-shot iterator"):
         net.fit(batches, epochs=2, distributed=comm, progress=False)
+    with pytest.raises(ValueError, match="gave no batches"):
+        net.fit([], distributed=comm, progress=False)
     with pytest.raises(ValueError, match="with a Communicator"):
         net.fit([(np.zeros((4, 2)), np.zeros((4, 1)))], distributed=object(), progress=False)

@@ -129,6 +129,8 @@ class ParallelFit:
                     f"(no batch left) per rank {dict(enumerate(theirs))}; every rank iterates the same batches "
                     "(each trains on its share of every batch)"
                 )
+            if item is None and index == 0:
+                raise ValueError(f"{self.data.source.name}: the iterable gave no batches")
             if item is None:
                 return
             index += 1
