@@ -20,7 +20,9 @@ that names the rank and aborts, but only ``-m mpi4py`` covers an exception raise
 - :mod:`portnn.distributed.watchdog`: the thread that aborts a job stalled in a collective.
 - :mod:`portnn.distributed.parallel`: the sharded epoch, reduction and validation ``fit`` runs;
   :mod:`~portnn.distributed.shares` its communication-free pieces; :mod:`~portnn.distributed.compiled`
-  JAX's step split into a compiled gradient function, the reduction and a compiled update.
+  JAX's step split into a compiled gradient function, the reduction and a compiled update;
+  :mod:`~portnn.distributed.validation` the validation data measured in shares (in memory, streamed,
+  or an iterable of batches).
 - :mod:`portnn.distributed.solo`: a one-process stand-in for MPI (tests, machines without mpi4py).
 - ``portnn._xp.transports``: how each backend's gradients travel (MPI on the host, NCCL on GPUs).
 """

@@ -11,6 +11,7 @@ joins that sum at every step, with rows or without.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +21,9 @@ from ..nn.layers import Dropout
 from ..objectives.lossbase import Loss
 from ..train.compiled import can_compile
 from ..train.evaluation import weighted_mean
+from ..train.fitdata import BatchesData
 from ..train.step import TrainStep
+from . import validation
 from .compiled import SplitStep
 from .shares import ScaledLoss, local_metrics, merge_metrics, share
 
@@ -70,11 +73,11 @@ class ParallelFit:
         the same epoch, ``initial_epoch`` (a resumed run: every rank must read the same backup)."""
         model, comm, data = self.model, self.comm, self.data
         comm.watchdog.follow(comm.size > 1)  # alone, no rank can wait for this one
-        mine = (tuple(data.X.shape), tuple(data.y.shape), initial_epoch)
+        mine = (_shapes(data), initial_epoch)
         theirs = comm.allgather(mine, "the check of the data's shapes and the first epoch")
         if len(set(theirs)) > 1:
             raise ValueError(
-                "distributed: the ranks differ in (X shape, y shape, first epoch): "
+                "distributed: the ranks differ in ((X shape, y shape), first epoch): "
                 f"{dict(enumerate(theirs))}; every rank passes the whole training set (it takes its own rows) "
                 "and, resuming, reads the same backup"
             )
@@ -88,21 +91,54 @@ class ParallelFit:
     # -- one epoch -------------------------------------------------------------------------------
     def train_epoch(self) -> tuple[list, dict[str, Array]]:
         """This rank's steps of one epoch: the global steps' losses and the epoch's loss and metrics."""
-        data, model = self.data, self.model
-        order = model.shuffle_rng.permutation(data.n) if data.shuffle and len(data.batches) > 1 else None
-        counts = data.counts(order)
-        # streamed data (portnn.train.streamed) reads only this rank's rows, a chunk at a time
-        parts = data.rank_parts(order, self.shares) if data.streamed else self._parts(order)
-        losses, observed = [], []
-        for (a, b, lo, hi), count, part in zip(self.shares, counts, parts):
-            out = self._step(part, self._local(order, a + lo, a + hi), b - a, lo, hi, count)
+        steps = self._batch_steps() if isinstance(self.data, BatchesData) else self._array_steps()
+        losses, observed, counts = [], [], []
+        for (rows, lo, hi), count, local, part in steps:
+            out = self._step(part, local, rows, lo, hi, count)
             losses.append(self.global_loss)
+            counts.append(count)
             if self.metric_set is not None and hi > lo:
                 observed.append(out[1])
         values = {"loss": weighted_mean(losses, counts)}
         if self.metric_set is not None:
-            values.update(self._merge(local_metrics(model.xp, self.metric_set, observed)))
+            values.update(self._merge(local_metrics(self.model.xp, self.metric_set, observed)))
         return losses, values
+
+    def _array_steps(self) -> Iterator[tuple]:
+        """Each global batch of arrays: ``((rows, lo, hi), count, local, part)``, this rank's rows
+        ``lo:hi`` of the batch's ``rows`` (``part``: ``X``, ``y``, ``w``), what the batch and they
+        count for; the rows taken in the epoch's shuffle order."""
+        data = self.data
+        order = self.model.shuffle_rng.permutation(data.n) if data.shuffle and len(data.batches) > 1 else None
+        # streamed data (portnn.train.streamed) reads only this rank's rows, a chunk at a time
+        parts = data.rank_parts(order, self.shares) if data.streamed else self._parts(order)
+        for (a, b, lo, hi), count, part in zip(self.shares, data.counts(order), parts):
+            yield (b - a, lo, hi), count, self._local(order, a + lo, a + hi), part
+
+    def _batch_steps(self) -> Iterator[tuple]:
+        """:meth:`_array_steps` for an iterable of batches, which every rank reads whole: before
+        each step (and at the end of the epoch) the ranks check that they hold the same batch."""
+        batches, index = self.data.rank_parts(self.split_rows), 0
+        while True:
+            item = next(batches, None)
+            mine = None if item is None else (item[0][0], item[1])  # the batch's rows and count
+            theirs = self.comm.allgather(mine, "the check of the batch's rows")
+            if len(set(theirs)) > 1:
+                raise ValueError(
+                    f"distributed: the ranks' iterables differ at batch {index} of the epoch: (rows, count) or None "
+                    f"(no batch left) per rank {dict(enumerate(theirs))}; every rank iterates the same batches "
+                    "(each trains on its share of every batch)"
+                )
+            if item is None and index == 0:
+                raise ValueError(f"{self.data.source.name}: the iterable gave no batches")
+            if item is None:
+                return
+            index += 1
+            yield item
+
+    def split_rows(self, rows: int) -> tuple[int, int]:
+        """This rank's rows ``lo:hi`` of a batch (or of validation data) of ``rows`` rows."""
+        return share(rows, self.comm.size, self.comm.rank)
 
     def _parts(self, order: Any) -> Any:
         """This rank's rows of each global batch, ``(X, y, w or None)``, of data on the device (the
@@ -157,31 +193,14 @@ class ParallelFit:
 
     # -- measured over all ranks ----------------------------------------------------------------
     def validate(self, X: Array, y: Array, weights: Any) -> dict[str, Array]:
-        """The loss and metrics on validation data, each rank measuring its contiguous share."""
-        model, xp = self.model, self.model.xp
-        lo, hi = share(X.shape[0], self.comm.size, self.comm.rank)
-        part = None
-        if hi > lo:
-            pred = model.forward(X[lo:hi, ...], False)[0]
-            w = None if weights is None else weights.device[lo:hi]
-            args = (pred, y[lo:hi, ...]) if w is None else (pred, y[lo:hi, ...], w)
-            value = self.loss.value_and_grad(xp, *args)[0]
-            count = float(hi - lo) if weights is None else float(np.sum(weights.host[lo:hi]))
-            stats = None if self.metric_set is None else self.metric_set(xp, pred, y[lo:hi, ...], w)
-            part = (model.backend.read(value) * count, count, stats)
-        parts = [p for p in self.comm.allgather(_to_host(part), "the validation allgather") if p is not None]
-        total = sum(p[1] for p in parts)
-        values = {"loss": self._device(sum(p[0] for p in parts) / total if total > 0 else 0.0)}
-        if self.metric_set is not None:
-            values.update(merge_metrics(model.backend, self.metric_set, [p[2] for p in parts]))
-        return values
+        """The loss and metrics on validation data (in memory, streamed, or an iterable of
+        batches), each rank measuring its share (:mod:`portnn.distributed.validation`)."""
+        part = validation.rank_part(self.model, self.loss, self.metric_set, (X, y, weights), self.split_rows)
+        return validation.merged(self.model, self.metric_set, self.comm.allgather(part, "the validation allgather"))
 
     def _merge(self, local: list | None) -> dict[str, Array]:
         gathered = self.comm.allgather(local, "the metrics allgather")
         return merge_metrics(self.model.backend, self.metric_set, [g for g in gathered if g is not None])
-
-    def _device(self, value: float) -> Array:
-        return self.model.backend.asarray(np.asarray(value), self.model.dtype)
 
     def finish(self) -> None:
         """After the fit: the model trains and saves as one process again."""
@@ -194,7 +213,9 @@ class ParallelFit:
         return self.comm.any(flag)
 
 
-def _to_host(part: tuple | None) -> tuple | None:
-    if part is None or part[2] is None:
-        return part
-    return part[0], part[1], [tuple(to_numpy(a) for a in stats) for stats in part[2]]
+def _shapes(data: Any) -> tuple:
+    """What the ranks' training data must agree on before the first step: the arrays' shapes (an
+    iterable of batches: checked batch by batch as the epochs run)."""
+    if isinstance(data, BatchesData):
+        return ("an iterable of batches",)
+    return tuple(data.X.shape), tuple(data.y.shape)

@@ -6,7 +6,7 @@ read from it once. ``fit``'s validation is the same measurement, and the checks 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import _checks
@@ -152,16 +152,19 @@ def measure(
 ) -> dict[str, Array]:
     """The loss and the metrics of ``model`` on prepared data (streamed :class:`Rows`, or
     :class:`Batches`), in inference mode: 0-D arrays on the device, nothing read."""
+    losses, counts, stats = measured(model, loss, metric_set, batch_items(model, loss, X, y, row_weights, batch_size))
+    if not losses:  # an exhausted iterable of batches (a one-shot generator asked again)
+        raise ValueError("evaluate: the data gave no batches (a generator is used up after one pass; pass a list)")
+    values = {"loss": weighted_mean(losses, counts)}
+    if metric_set is not None:
+        values.update(metric_set.values(model.xp, stats))
+    return values
+
+
+def measured(model: Network, loss: Loss, metric_set: MetricSet | None, items: Iterable) -> tuple[list, list, list]:
+    """Each batch's loss (on the device), count and metric statistics, in inference mode;
+    ``items``: ``((X, y, w or None), count)`` per batch, as :func:`batch_items` gives them."""
     xp = model.xp
-    if isinstance(X, Batches):
-        items: Iterator = (prepare_batch(model, loss, batch) for batch in X.epoch())
-    else:
-        n = X.shape[0]
-        if isinstance(X, Rows) and batch_size is None:  # streamed: batches of a chunk's rows
-            batch_size = max(1, X.budget // (8 * row_values(X, y)))
-        size = n if batch_size is None else min(batch_size, n)
-        ranges = [(a, min(a + size, n)) for a in range(0, n, size)]
-        items = zip(_batches(model, loss, X, y, row_weights, ranges), batch_counts(ranges, row_weights))
     losses, stats, counts = [], [], []
     for (Xb, yb, wb), count in items:
         pred = model.forward(Xb, False)[0]
@@ -169,22 +172,39 @@ def measure(
         counts.append(count)
         if metric_set is not None:
             stats.append(metric_set(xp, pred, yb, wb))
-    if not losses:  # an exhausted iterable of batches (a one-shot generator asked again)
-        raise ValueError("evaluate: the data gave no batches (a generator is used up after one pass; pass a list)")
-    values = {"loss": weighted_mean(losses, counts)}
-    if metric_set is not None:
-        values.update(metric_set.values(xp, stats))
-    return values
+    return losses, counts, stats
+
+
+def batch_items(
+    model: Network, loss: Loss, X: Array, y: Array, row_weights: RowWeights | None, batch_size: int | None = None
+) -> Iterator[tuple[tuple, Any]]:
+    """Prepared data (streamed :class:`Rows`: read a chunk at a time, ``batch_size=None`` then a
+    chunk's rows; or :class:`Batches`) as ``((X, y, w or None), count)``, batch by batch."""
+    if isinstance(X, Batches):
+        return (prepare_batch(model, loss, batch) for batch in X.epoch())
+    n = X.shape[0]
+    if isinstance(X, Rows) and batch_size is None:  # streamed: batches of a chunk's rows
+        batch_size = max(1, X.budget // (8 * row_values(X, y)))
+    size = n if batch_size is None else min(batch_size, n)
+    ranges = [(a, min(a + size, n)) for a in range(0, n, size)]
+    return zip(_batches(model, loss, X, y, row_weights, ranges), batch_counts(ranges, row_weights))
 
 
 def prepare_batch(model: Network, loss: Loss, batch: tuple, names: tuple[str, str] = ("X", "y")) -> tuple[tuple, Any]:
     """One ``(X, y, sample_weight or None)`` batch of an iterable checked, converted to the model's
     backend and dtype and its labels encoded; and what it counts for in a mean over rows."""
-    Xb, yb = prepare(model, batch[0], batch[1], loss, *names)
-    weights = prepare_weights(model, loss, yb, batch[2])
+    Xb, yb, weights = prepared_batch(model, loss, batch, names)
     if weights is None:
         return (Xb, yb, None), Xb.shape[0]
     return (Xb, yb, weights.device), weights.batch_totals([(0, Xb.shape[0])])[0]
+
+
+def prepared_batch(
+    model: Network, loss: Loss, batch: tuple, names: tuple[str, str] = ("X", "y")
+) -> tuple[Array, Array, RowWeights | None]:
+    """:func:`prepare_batch`'s ``X`` and ``y``, and the batch's weights on the host and the device."""
+    Xb, yb = prepare(model, batch[0], batch[1], loss, *names)
+    return Xb, yb, prepare_weights(model, loss, yb, batch[2])
 
 
 def _batches(

@@ -4,14 +4,16 @@ the validation data, in any of the same forms."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .. import _checks
-from .._xp import is_array
 from ..objectives.lossbase import Loss
 from . import holdout, streamed
 from .batches import TrainingData
-from .evaluation import prepare, prepare_batch, prepare_weights
+from .evaluation import prepare, prepare_batch, prepare_weights, prepared_batch
 from .sources import Batches, is_batches, is_streamed
 
 if TYPE_CHECKING:
@@ -46,6 +48,33 @@ class BatchesData:
             raise ValueError(f"{self.source.name}: the iterable gave no batches")
         self.last_counts, self.n = counts, rows
         return outs
+
+    def rank_parts(self, split: Callable[[int], tuple[int, int]]) -> Iterator[tuple]:
+        """(data-parallel, :mod:`portnn.distributed`) One epoch's :func:`batch_shares`; the
+        epoch's rows and counts known once it has run."""
+        counts, rows = [], 0
+        for part in batch_shares(self.model, self.loss, self.source, split):
+            counts.append(part[1])
+            rows += part[0][0]
+            yield part
+        self.last_counts, self.n = counts, rows
+
+
+def batch_shares(model: Network, loss: Loss, batches: Batches, split: Callable[[int], tuple[int, int]]) -> Iterator:
+    """(data-parallel) Each batch of ``batches`` prepared whole (every rank reads every batch) and
+    this rank's rows of it, ``lo:hi = split(rows)``: ``((rows, lo, hi), count, local, (X, y, w or
+    None))``, ``count`` what the batch counts for in a mean over rows (rows, or total weight) and
+    ``local`` what this rank's rows count for, as for a batch of arrays in memory."""
+    for batch in batches.epoch():
+        Xb, yb, weights = prepared_batch(model, loss, batch)
+        rows = Xb.shape[0]
+        lo, hi = split(rows)
+        part = Xb[lo:hi, ...], yb[lo:hi, ...]
+        if weights is None:
+            yield (rows, lo, hi), rows, float(hi - lo), (*part, None)
+            continue
+        count, local = weights.batch_totals([(0, rows)])[0], float(np.sum(weights.host[lo:hi]))
+        yield (rows, lo, hi), count, local, (*part, weights.device[lo:hi, ...])
 
 
 def fit_data(
@@ -97,23 +126,11 @@ def _epochs_checked(validation: tuple | None, epochs: int) -> tuple | None:
     return validation
 
 
-def check_distributed(comm: Any, data: Any, validation: tuple | None) -> None:
-    """``ValueError`` naming ``distributed`` for what streamed data cannot do data-parallel yet:
-    an iterable of batches, or streamed validation data (a memmap's rows train data-parallel,
-    each rank reading its own)."""
-    if not data.streamed:
-        return
-    if isinstance(data, BatchesData):
-        raise ValueError(
-            "distributed: streamed data as an iterable of batches cannot train data-parallel yet; pass arrays"
-        )
-    if not hasattr(comm, "parallel_fit"):
+def check_distributed(comm: Any, data: Any) -> None:
+    """``ValueError`` naming ``distributed`` where streamed data (a memmap, an array-like, an
+    iterable of batches) is to train data-parallel with something other than a Communicator."""
+    if data.streamed and not hasattr(comm, "parallel_fit"):
         raise ValueError(
             f"distributed: streamed data trains data-parallel with a Communicator (pn.distributed.init()), "
             f"got {type(comm).__name__}"
-        )
-    if validation is not None and not is_array(validation[0]):
-        raise ValueError(
-            "distributed: streamed validation data (a memmap, an array-like, validation_split of a memmap) cannot be "
-            "measured data-parallel yet; pass validation_data in memory"
         )

@@ -87,7 +87,10 @@ def fit(
     trains data-parallel: every rank runs this same ``fit``, ``batch_size`` is the global batch,
     each rank trains on its share of every batch and the ranks sum their gradients, so the result
     is a single process's (see :mod:`portnn.distributed`). Only rank 0 shows progress and writes
-    backups.
+    backups. Streamed arrays: each rank reads only its rows, of the training and validation data.
+    An iterable of batches: every rank reads every batch whole and trains on its share of it, so
+    every rank must iterate the same batches (its own iterable of the same global batches, in the
+    same order); a batch of other rows or weight on one rank stops them all with ``ValueError``.
 
     ``X`` (and ``y``, ``validation_data``) may be larger than memory: a ``numpy.memmap``
     (``np.load(path, mmap_mode="r")``) or an array-like with ``shape``, ``dtype`` and row indexing
@@ -116,7 +119,7 @@ def fit(
     data, validation = fit_data(model, loss, X, y, weighing, batch_size, shuffle, chunk_bytes, epochs, steps_per_epoch)
     _check_batch_rows(model, data.batches, batch_size)
     if distributed is not None:
-        check_distributed(distributed, data, validation)
+        check_distributed(distributed, data)
     metric_set = MetricSet(metrics, output_kind(model, loss)) if metrics else None
     if distributed is None:
         parallel = None

@@ -130,9 +130,11 @@ class Rows:
 
     def split(self, k: int) -> tuple[Rows, Rows]:
         """The first ``k`` rows and the rest."""
-        return Rows(self.array, self.start, self.start + k, self.budget), Rows(
-            self.array, self.start + k, self.stop, self.budget
-        )
+        return self.part(0, k), self.part(k, self.n)
+
+    def part(self, a: int, b: int) -> Rows:
+        """Rows ``a:b`` of these (nothing read)."""
+        return Rows(self.array, self.start + a, self.start + b, self.budget)
 
     def read(self, rows: np.ndarray | None, a: int = 0, b: int = 0, reuse: bool = False) -> np.ndarray:
         """Rows ``a:b`` (``rows`` is None), or the given rows: ascending (for locality on disk;
