@@ -243,11 +243,20 @@ def checked_rows(
     encoded for ``loss`` there, in the model's dtype: nothing is read back from the device to
     check a chunk, so ``pn.testing.NoHostSync`` holds over a streamed epoch. ``n_out``: the
     model's outputs per row (:func:`streamed_width`)."""
+    X = _checks.features(names[0], host[0], _on_host(), model.backend.host_dtype(model.dtype), model.n_in)
+    return (X, *checked_labels(model, loss, host[1:], X.shape[0], n_out, names[1]))
+
+
+def checked_labels(
+    model: Network, loss: Loss, host: tuple[Any, Any], rows: int, n_out: int, name: str = "y"
+) -> tuple[Any, Any]:
+    """(the reading thread) A chunk's labels and weights (or None) read on the host, ``rows``
+    rows, checked and the labels encoded for ``loss`` there, in the model's dtype (see
+    :func:`checked_rows`)."""
     on_host, dtype = _on_host(), model.backend.host_dtype(model.dtype)
-    X = _checks.features(names[0], host[0], on_host, dtype, model.n_in)
-    y = _checks.targets(names[1], host[1], on_host, dtype, X.shape[0])
-    y = _encoded(on_host.xp, loss, y, (X.shape[0], n_out), dtype, names[1])
-    return X, y, None if host[2] is None else on_host.asarray(host[2], dtype)
+    y = _checks.targets(name, host[0], on_host, dtype, rows)
+    y = _encoded(on_host.xp, loss, y, (rows, n_out), dtype, name)
+    return y, None if host[1] is None else on_host.asarray(host[1], dtype)
 
 
 def streamed_width(model: Network, X: Rows) -> int:

@@ -26,7 +26,14 @@ from ..objectives.misuse import check_output
 from ..objectives.weights import RowWeights
 from . import holdout
 from .batches import run_steps
-from .evaluation import batch_counts, checked_rows, prepare_labels, prepare_rows, prepare_weights, streamed_width
+from .evaluation import (
+    batch_counts,
+    checked_labels,
+    checked_rows,
+    prepare_rows,
+    prepare_weights,
+    streamed_width,
+)
 from .sources import (
     CHUNK_BYTES,
     STREAM_BYTES,
@@ -124,18 +131,18 @@ class StreamedData:
         next chunk's pages ahead (ascending) and its labels and weights."""
         outs: list = []
         model, X = self.model, self.X
-        ahead = prefetched(lambda c: self._ahead(order, c), self.chunks)
+        n_out = streamed_width(model, X)
+        ahead = prefetched(lambda c: self._ahead(order, c, n_out), self.chunks)
         take = model.backend.row_taker(X.array)  # the backend's own gather, from the host memory
         for (begin, _, local), (picked, y, w) in zip(self.chunks, ahead):
-            yc = wc = None
+            yc = model.backend.asarray(y)  # encoded on the host in the model's dtype: no copy here
+            wc = None if w is None else model.backend.asarray(w)
             for start, stop, ranges in chunks(local, row_values(X), CHUNK_BYTES):
                 if picked is None:
                     Xg = self._features(X.read(None, begin + start, begin + stop))
                 else:
                     Xg = self._features(take(picked[start:stop] + X.start))
-                if yc is None:
-                    yc = prepare_labels(model, self.loss, y, Xg, ("X", "y"), y.shape[0])
-                    wc = None if w is None else model.backend.asarray(w, model.dtype)
+                self._check_output(Xg)
                 wg = None if wc is None else wc[start:stop, ...]
                 outs += run_steps(run, Xg, yc[start:stop, ...], wg, ranges)
         return outs
@@ -145,21 +152,24 @@ class StreamedData:
         model = self.model
         return _checks.features("X", host, model.backend, model.dtype, model.n_in)
 
-    def _ahead(self, order: np.ndarray | None, chunk: tuple) -> tuple[Any, Any, Any]:
+    def _ahead(self, order: np.ndarray | None, chunk: tuple, n_out: int) -> tuple[Any, Any, Any]:
         """(the reading thread, for :meth:`_steps_in_place`) A chunk's rows of the order (None: as
-        stored), their pages read ahead, and their labels and host weights in that order."""
+        stored), their pages read ahead, and their labels and weights in that order, checked and
+        encoded on the host (:func:`checked_labels`)."""
         a, b = chunk[0], chunk[1]
         if order is None:
             self.X.touch(None, a, b)
-            return None, self.y.read(None, a, b), None if self.w is None else self.w[a:b]
-        picked = order[a:b]
-        self.X.touch(np.sort(picked))  # the pages in ascending order: the rows' order is not needed
-        if isinstance(self.y.array, np.ndarray):  # labels in memory or memmapped: read in any order
-            labels = self.y.read(picked)
+            picked, labels, w = None, self.y.read(None, a, b), None if self.w is None else self.w[a:b]
         else:
-            rows, where = ascending(picked)
-            labels = self.y.read(rows)[where]
-        return picked, labels, None if self.w is None else self.w[picked]
+            picked = order[a:b]
+            self.X.touch(np.sort(picked))  # the pages in ascending order: the rows' order is not needed
+            if isinstance(self.y.array, np.ndarray):  # labels in memory or memmapped: read in any order
+                labels = self.y.read(picked)
+            else:
+                rows, where = ascending(picked)
+                labels = self.y.read(rows)[where]
+            w = None if self.w is None else self.w[picked]
+        return (picked, *checked_labels(self.model, self.loss, (labels, w), b - a, n_out))
 
     def rank_parts(self, order: np.ndarray | None, shares: list[tuple[int, int, int, int]]) -> Iterator[tuple]:
         """(data-parallel, :mod:`portnn.distributed`) This rank's rows ``a + lo : a + hi`` of each
