@@ -127,25 +127,23 @@ class CompiledStep:
     def retarget(self, loss: Loss, optimizer: Optimizer) -> None:
         """Use ``optimizer``'s arrays from now on (its settings match the key)."""
         self.loss, self.optimizer = loss, optimizer
-        self.parameters = optimizer.parameters
         self._lr_made: float | None = None  # the learning rate _lr_array holds
         self._steps_made: int | None = None  # the step count _steps_array holds
         self._steps_array: Any = None
-        # Every array the step reads and replaces: the parameters, their gradients and the buffers
-        # as (dict, key) of the layers, then the optimizer's state by (parameter, state name),
-        # looked up in optimizer.state at every call (a reset after divergence replaces it). One
-        # flat list in and out of the compiled function: a tiny network's step pays for every
-        # Python-level list and attribute it goes through. Scratch buffers stay out: a rebinding
-        # update only passes them along unread.
-        self.slots = [
-            *((p.store, p.key) for p in self.parameters),
-            *((p.grads, p.key) for p in self.parameters),
-            *((b.store, b.key) for b in self.network.buffers()),
-        ]
-        self.n_values = len(self.parameters)
+        # Every array the step reads and replaces: the parameters, their gradients and the buffers,
+        # read and installed through the network's owner of them, then the optimizer's state by
+        # (parameter, state name), looked up in optimizer.state at every call (a reset after
+        # divergence replaces it). One flat list in and out of the compiled function: a tiny
+        # network's step pays for every Python-level list and attribute it goes through. Scratch
+        # buffers stay out: a rebinding update only passes them along unread.
+        owner = self.network.parameter_list
+        if owner is None:  # (compiling backends are those whose arrays are immutable)
+            raise TypeError("a compiled step needs the network's parameter list (arrays that are not writeable)")
+        self.owner, self.n_slots = owner, len(owner.slots)
+        self.n_values = len(owner.names)
         self.n_grads = 0 if self.reads_grads else self.n_values  # the gradients not passed in
         names = [n for n in optimizer.buffer_names if not n.startswith("scratch")]
-        self.state_keys = [(p.name, n) for p in self.parameters for n in names]
+        self.state_keys = [(p, n) for p in owner.names for n in names]
 
     def pure(self, arrays: list, steps: Array, lr: Array, X: Array, y: Array) -> tuple:
         """The traced body: the eager step on the arrays given, returning its value and the arrays
@@ -193,17 +191,15 @@ class CompiledStep:
         return self._lr_array
 
     def _collect(self) -> list:
-        arrays = [store[key] for store, key in self.slots]
+        arrays = self.owner.arrays()
         if self.state_keys:
             state = self.optimizer.state
             arrays += [state[p][n] for p, n in self.state_keys]
         return arrays
 
     def _install(self, arrays: list) -> None:
-        slots = self.slots
-        for (store, key), value in zip(slots, arrays):
-            store[key] = value
+        self.owner.set_arrays(arrays)
         if self.state_keys:
             state = self.optimizer.state
-            for (p, n), value in zip(self.state_keys, arrays[len(slots) :]):
+            for (p, n), value in zip(self.state_keys, arrays[self.n_slots :]):
                 state[p][n] = value
