@@ -245,7 +245,8 @@ class Network:
 
     # -- pickling: the backend as its spec, arrays on the host -----------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("backend", "dtype", "parameter_block", "parameter_list")}
+        placed = ("backend", "dtype", "parameter_block", "parameter_list")  # made again by _place
+        state = {k: v for k, v in self.__dict__.items() if k not in placed}
         state["backend"], state["host_arrays"] = self.backend.spec, self._host_arrays()
         return state
 

@@ -137,9 +137,10 @@ class CompiledStep:
         # network's step pays for every Python-level list and attribute it goes through. Scratch
         # buffers stay out: a rebinding update only passes them along unread.
         owner = self.network.parameter_list
-        if owner is None:  # (compiling backends are those whose arrays are immutable)
-            raise TypeError("a compiled step needs the network's parameter list (arrays that are not writeable)")
-        self.owner, self.n_slots = owner, len(owner.slots)
+        if owner is None:  # (the backends that compile are those whose arrays are immutable)
+            raise TypeError("a compiled step needs a network whose arrays are not writeable (JAX)")
+        self.n_slots = len(owner.slots)
+        self.read_arrays, self.install_arrays = owner.arrays, owner.set_arrays  # bound once: called per step
         self.n_values = len(owner.names)
         self.n_grads = 0 if self.reads_grads else self.n_values  # the gradients not passed in
         names = [n for n in optimizer.buffer_names if not n.startswith("scratch")]
@@ -164,13 +165,15 @@ class CompiledStep:
 
     def __call__(self, X: Array, y: Array) -> Array:
         opt, bound = self.optimizer, self.trace.bound
-        steps, before = opt.steps, self._collect()
-        # the count the last call handed back is on the device already: no transfer per step
+        steps, lr, before = opt.steps, opt.lr, self._collect()
+        # the count the last call handed back, and the learning rate, are on the device already:
+        # no transfer per step (tested here, not in a call: a tiny network's step pays for calls)
         counted = self._steps_array if steps == self._steps_made else self._scalar(steps)
+        rate = self._lr_array if lr == self._lr_made else self._lr_input(lr)
         bound.step = self
         try:
             inputs = before[: self.n_values] + before[self.n_values + self.n_grads :]
-            value, arrays, self._steps_array = self.trace.fn(inputs, counted, self._lr_input(opt.lr), X, y)
+            value, arrays, self._steps_array = self.trace.fn(inputs, counted, rate, X, y)
         except BaseException:
             self._install(before)  # no tracer is left behind
             opt.steps = steps
@@ -185,20 +188,19 @@ class CompiledStep:
         return self.network.backend.compiled_scalar(value)
 
     def _lr_input(self, lr: float) -> Any:
-        """The learning rate as the compiled function takes it, made again only when it changed."""
-        if lr != self._lr_made:
-            self._lr_made, self._lr_array = lr, self._scalar(float(lr))
+        """The learning rate as the compiled function takes it, made again (it changed)."""
+        self._lr_made, self._lr_array = lr, self._scalar(float(lr))
         return self._lr_array
 
     def _collect(self) -> list:
-        arrays = self.owner.arrays()
+        arrays = self.read_arrays()
         if self.state_keys:
             state = self.optimizer.state
             arrays += [state[p][n] for p, n in self.state_keys]
         return arrays
 
     def _install(self, arrays: list) -> None:
-        self.owner.set_arrays(arrays)
+        self.install_arrays(arrays)
         if self.state_keys:
             state = self.optimizer.state
             for (p, n), value in zip(self.state_keys, arrays[self.n_slots :]):
