@@ -164,10 +164,13 @@ class CompiledStep:
         return value, self._collect(), steps + 1
 
     def __call__(self, X: Array, y: Array) -> Array:
-        opt, bound = self.optimizer, self.trace.bound
-        steps, lr, before = opt.steps, opt.lr, self._collect()
-        # the count the last call handed back, and the learning rate, are on the device already:
-        # no transfer per step (tested here, not in a call: a tiny network's step pays for calls)
+        # _collect and _install, and _lr_input's test, inlined: a tiny network's step pays per call
+        opt, bound, keys = self.optimizer, self.trace.bound, self.state_keys
+        steps, lr, before = opt.steps, opt.lr, self.read_arrays()
+        if keys:
+            state = opt.state
+            before += [state[p][n] for p, n in keys]
+        # the count the last call handed back, and the learning rate, are on the device already
         counted = self._steps_array if steps == self._steps_made else self._scalar(steps)
         rate = self._lr_array if lr == self._lr_made else self._lr_input(lr)
         bound.step = self
@@ -180,7 +183,11 @@ class CompiledStep:
             raise
         finally:
             bound.step = None  # the trace keeps no network alive
-        self._install(arrays)
+        self.install_arrays(arrays)
+        if keys:
+            state = opt.state
+            for (p, n), value_ in zip(keys, arrays[self.n_slots :]):
+                state[p][n] = value_
         opt.steps = self._steps_made = steps + 1
         return value
 
@@ -193,6 +200,7 @@ class CompiledStep:
         return self._lr_array
 
     def _collect(self) -> list:
+        """The owner's arrays, then the optimizer's state: what the compiled function takes."""
         arrays = self.read_arrays()
         if self.state_keys:
             state = self.optimizer.state
@@ -200,6 +208,7 @@ class CompiledStep:
         return arrays
 
     def _install(self, arrays: list) -> None:
+        """Make ``arrays`` (as :meth:`_collect` lists them) the network's and the optimizer's."""
         self.install_arrays(arrays)
         if self.state_keys:
             state = self.optimizer.state
