@@ -17,6 +17,7 @@ from .activations import get_activation
 from .layers import Dense, Dropout, Layer
 from .paramblock import ParameterBlock
 from .parameter import Buffer, Parameter
+from .paramlist import ParameterList
 from .summary import SummaryText, summary_table
 
 Array = Any
@@ -85,8 +86,12 @@ class Network:
             layer.params = {k: backend.asarray(_owned(v), self.dtype) for k, v in params.items()}
             layer.grads = {k: xp.zeros_like(v) for k, v in layer.params.items()}
             layer.buffers = {k: backend.asarray(_owned(v), self.dtype) for k, v in buffers.items()}
-        self.parameter_block: ParameterBlock | None = None  # (what build is handed is not the old block's)
+        # the owner of the parameters' storage: a block where arrays are writeable, a list where not
+        self.parameter_block: ParameterBlock | None = None  # (what build is handed is not the old owner's)
+        self.parameter_list: ParameterList | None = None
         self.parameter_block = ParameterBlock.build(backend, self.parameters())
+        if not backend.writeable:
+            self.parameter_list = ParameterList(self.parameters(), self.buffers())
         if self.optimizer is not None:
             self.optimizer.move(backend, self.dtype)
             self.optimizer.bind(self.parameters(), backend, owner=self)
@@ -127,18 +132,32 @@ class Network:
         """Move parameters, buffers (and optimizer state) to another backend and/or dtype; returns self."""
         target = get_backend(backend) if backend is not None else self.backend
         self._place(target, dtype or self.dtype_name, self._host_arrays())
-        self.train_step = None  # its compiled code and slots belong to the old arrays
+        self.train_step = None  # its compiled code and owner belong to the old arrays
         return self
 
     # -- arrays ---------------------------------------------------------------------------------
     def parameters(self) -> list[Parameter]:
         """The trainable arrays, in layer order, named ``"<layer index>.<name>"`` like ``state_dict``."""
-        block = self.parameter_block  # the owner of their storage, where there is one
+        owner = self.parameter_owner
         return [
-            Parameter(f"{i}.{name}", layer.params, layer.grads, name, block)
+            Parameter(f"{i}.{name}", layer.params, layer.grads, name, owner)
             for i, layer in enumerate(self.layers)
             for name in layer.params
         ]
+
+    @property
+    def parameter_owner(self) -> ParameterBlock | ParameterList | None:
+        """What owns the parameters' storage, and through which everything that works on all of
+        them goes: the :class:`~portnn.nn.paramblock.ParameterBlock` where arrays are writeable, the
+        :class:`~portnn.nn.paramlist.ParameterList` where not (JAX); None where arrays are writeable
+        but there is no block (a network without parameters).
+
+        >>> import portnn as pn
+        >>> type(pn.Sequential(pn.Dense(2, 3), backend="numpy").parameter_owner).__name__
+        'ParameterBlock'
+        """
+        block = self.parameter_block
+        return block if block is not None else self.parameter_list
 
     def buffers(self) -> list[Buffer]:
         """State that is saved and moved but never optimized, named like the parameters."""
@@ -226,7 +245,8 @@ class Network:
 
     # -- pickling: the backend as its spec, arrays on the host -----------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("backend", "dtype", "parameter_block")}
+        placed = ("backend", "dtype", "parameter_block", "parameter_list")  # made again by _place
+        state = {k: v for k, v in self.__dict__.items() if k not in placed}
         state["backend"], state["host_arrays"] = self.backend.spec, self._host_arrays()
         return state
 

@@ -7,7 +7,8 @@ call per parameter does, with the same numbers (a tiny network's step pays per c
 element); the divergence guard copies the flat array in one call too. Nobody checks per step
 whether a copy is still in step: loading, restoring and ``to()`` write into the block or rebuild
 it, a gradient hook that replaces arrays is followed by :meth:`ParameterBlock.gather_grads`, and a
-replaced optimizer state is taken in at the next step (:attr:`FlatState.stale`).
+replaced optimizer state is taken in at the next step (:attr:`FlatState.stale`). Where arrays are
+not writeable (JAX), the owner is a :class:`~portnn.nn.paramlist.ParameterList` instead.
 """
 
 from __future__ import annotations

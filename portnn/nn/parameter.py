@@ -3,10 +3,11 @@
 A layer keeps its arrays in dicts (``layer.params``, ``layer.grads``, ``layer.buffers``) that its
 forward and backprop closures use directly. :class:`Parameter` and :class:`Buffer` are views onto
 one entry: reading ``value`` reads the layer's current array, assigning it replaces the layer's
-array (how optimizers that rebind, on JAX, update a parameter). Where the network keeps its
-parameters in a :class:`~portnn.nn.paramblock.ParameterBlock`, that block owns the storage:
-assigning a parameter's ``value`` writes into it; a gradient hook may assign ``grad``, and the
-step gathers the new array's values into the block before the update.
+array. A network's parameters have an owner, through which assigning ``value`` goes: where the
+network keeps them in a :class:`~portnn.nn.paramblock.ParameterBlock`, the new values are written
+into the block; on JAX its :class:`~portnn.nn.paramlist.ParameterList` rebinds the layer's entry.
+A gradient hook may assign ``grad``; where there is a block, the step gathers the new array's
+values into it before the update.
 """
 
 from __future__ import annotations
@@ -54,26 +55,28 @@ class Parameter(Buffer):
     [('0.weight', (2, 3), (2, 3)), ('0.bias', (3,), (3,))]
     """
 
-    __slots__ = ("block", "grads")
+    __slots__ = ("grads", "owner")
 
     def __init__(
-        self, name: str, store: dict[str, Array], grads: dict[str, Array], key: str, block: Any = None
+        self, name: str, store: dict[str, Array], grads: dict[str, Array], key: str, owner: Any = None
     ) -> None:
         super().__init__(name, store, key)
-        self.grads, self.block = grads, block
+        self.grads, self.owner = grads, owner
 
     @property
     def value(self) -> Array:
-        """The current array. Assigned where the network keeps a parameter block, the new values
-        go into the block (see :meth:`~portnn.nn.paramblock.ParameterBlock.set_value`)."""
+        """The current array. Assigned, it goes through the network's owner of its parameters
+        (:meth:`ParameterBlock.set_value <portnn.nn.paramblock.ParameterBlock.set_value>`, which
+        writes the values into the block; :meth:`ParameterList.set_value
+        <portnn.nn.paramlist.ParameterList.set_value>`, which rebinds)."""
         return self.store[self.key]
 
     @value.setter
     def value(self, array: Array) -> None:
-        if self.block is None:
+        if self.owner is None:
             self.store[self.key] = array
         else:
-            self.block.set_value(self.name, array)
+            self.owner.set_value(self.name, array)
 
     @property
     def grad(self) -> Array:

@@ -17,6 +17,7 @@ from .schedules import Schedule
 
 if TYPE_CHECKING:
     from ..nn.parameter import Parameter
+    from ..nn.paramlist import ParameterList
 
 Array = Any
 
@@ -24,7 +25,8 @@ Array = Any
 OPTIMIZERS: dict[str, type[Optimizer]] = {}
 # What an optimizer holds besides its settings: arrays, binding, the step count and learning rate
 _RUN_STATE = frozenset(
-    {"lr", "schedule", "steps", "_state", "parameters", "backend", "flat", "owner_id", "_lr_value", "_lr_array"}
+    {"lr", "schedule", "steps", "_state", "parameters", "backend", "flat", "parameter_list", "owner_id"}
+    | {"_lr_value", "_lr_array"}
 )
 
 
@@ -36,7 +38,8 @@ class Optimizer:
     A subclass writes its rule as ``_update(p, g, state) -> p``: ``g`` is only read (the
     gradient, or the optimizer's clipped copy of it), ``p`` and ``state`` are updated with the
     backend's in-place helpers. On a network's parameter block the rule runs once on the flat
-    arrays (``optimizer.flat``), else once per parameter (JAX: rebinding, in a compiled step).
+    arrays (``optimizer.flat``), else once per parameter; on JAX it rebinds, and the new arrays
+    replace all parameters in one call to the network's parameter list (``optimizer.parameter_list``).
 
     Subclasses are registered by their lower-case class name (``"sgd"``), so ``optimizer="sgd"``
     and checkpoints find them. ``state_dict()`` / ``load_state_dict()`` own the state and settings.
@@ -69,6 +72,7 @@ class Optimizer:
         self.state: dict[str, dict[str, Array]] = {}
         self.parameters: list[Parameter] = []
         self.flat: FlatState | None = None  # the parameter block's state, set by bind where there is one
+        self.parameter_list: ParameterList | None = None  # the network's, set by bind where it has one
         self.forget_constants()
 
     def bind(self, parameters: list[Parameter], backend: Backend, owner: object = None) -> None:
@@ -89,6 +93,9 @@ class Optimizer:
                 if name not in state:
                     state[name] = xp.zeros_like(p)
         self.flat = FlatState.build(getattr(owner, "parameter_block", None), self)
+        listed = getattr(owner, "parameter_list", None)
+        names = [p.name for p in self.parameters]
+        self.parameter_list = listed if listed is not None and listed.names == names else None
 
     def release(self) -> None:
         """Let the next :meth:`bind` keep this optimizer's state even on another network (its
@@ -115,7 +122,7 @@ class Optimizer:
         for state in self.state.values():
             for name in state:
                 state[name] = backend.asarray(state[name], dtype)
-        self.backend, self.flat = backend, None
+        self.backend, self.flat, self.parameter_list = backend, None, None
         self.forget_constants()
 
     def forget_constants(self) -> None:
@@ -150,7 +157,11 @@ class Optimizer:
             g = flat.block.grads if grads is None else flat.state["scratch_clip"]
             self._update(flat.block.values, g, flat.state)
             return
-        state = self.state
+        state, listed = self.state, self.parameter_list
+        if listed is not None:  # rebinding (JAX): all parameters replaced through the network's list
+            g = listed.grads() if grads is None else grads
+            listed.set_values([self._update(p, gi, state[n]) for p, gi, n in zip(listed.values(), g, listed.names)])
+            return
         if grads is None:
             for param in self.parameters:  # the dicts behind the Parameter views: no property calls per step
                 store, key = param.store, param.key
@@ -161,8 +172,8 @@ class Optimizer:
 
     def _clipped(self) -> list[Array]:
         """The gradients clipped into the optimizer's own buffers: ``Parameter.grad`` stays the gradient."""
-        params, state = self.parameters, self.state
-        grads = [p.grads[p.key] for p in params]
+        params, state, listed = self.parameters, self.state, self.parameter_list
+        grads = listed.grads() if listed is not None else [p.grads[p.key] for p in params]
         out = [state[p.name]["scratch_clip"] for p in params]
         return self.clipping.apply(self.backend, grads, out)
 
@@ -223,14 +234,15 @@ class Optimizer:
         self.steps = int(state_dict["steps"])
 
     def __getstate__(self) -> dict[str, Any]:
-        drop = ("parameters", "backend", "_lr_array", "flat", "_state")
+        drop = ("parameters", "backend", "_lr_array", "flat", "parameter_list", "_state")
         state = {k: v for k, v in self.__dict__.items() if k not in drop}
         host = {key: {n: to_numpy(v) for n, v in e.items()} for key, e in self.state.items()}
         return {**state, "state": host, "owner_id": None, "_lr_value": None}  # bound and moved again by the network
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
-        self.__dict__.update({"clipping": GradientClipping(), **state}, parameters=[], _lr_array=None, flat=None)
+        blank: dict[str, Any] = {"parameters": [], "_lr_array": None, "flat": None, "parameter_list": None}
+        self.__dict__.update({"clipping": GradientClipping(), **state}, **blank)
         self.__dict__.pop("state", None)
         self._state = state["state"]
 

@@ -127,25 +127,24 @@ class CompiledStep:
     def retarget(self, loss: Loss, optimizer: Optimizer) -> None:
         """Use ``optimizer``'s arrays from now on (its settings match the key)."""
         self.loss, self.optimizer = loss, optimizer
-        self.parameters = optimizer.parameters
         self._lr_made: float | None = None  # the learning rate _lr_array holds
         self._steps_made: int | None = None  # the step count _steps_array holds
         self._steps_array: Any = None
-        # Every array the step reads and replaces: the parameters, their gradients and the buffers
-        # as (dict, key) of the layers, then the optimizer's state by (parameter, state name),
-        # looked up in optimizer.state at every call (a reset after divergence replaces it). One
-        # flat list in and out of the compiled function: a tiny network's step pays for every
-        # Python-level list and attribute it goes through. Scratch buffers stay out: a rebinding
-        # update only passes them along unread.
-        self.slots = [
-            *((p.store, p.key) for p in self.parameters),
-            *((p.grads, p.key) for p in self.parameters),
-            *((b.store, b.key) for b in self.network.buffers()),
-        ]
-        self.n_values = len(self.parameters)
+        # Every array the step reads and replaces: the parameters, their gradients and the buffers,
+        # read and installed through the network's owner of them, then the optimizer's state by
+        # (parameter, state name), looked up in optimizer.state at every call (a reset after
+        # divergence replaces it). One flat list in and out of the compiled function: a tiny
+        # network's step pays for every Python-level list and attribute it goes through. Scratch
+        # buffers stay out: a rebinding update only passes them along unread.
+        owner = self.network.parameter_list
+        if owner is None:  # (the backends that compile are those whose arrays are immutable)
+            raise TypeError("a compiled step needs a network whose arrays are not writeable (JAX)")
+        self.n_slots = len(owner.slots)
+        self.read_arrays, self.install_arrays = owner.arrays, owner.set_arrays  # bound once: called per step
+        self.n_values = len(owner.names)
         self.n_grads = 0 if self.reads_grads else self.n_values  # the gradients not passed in
         names = [n for n in optimizer.buffer_names if not n.startswith("scratch")]
-        self.state_keys = [(p.name, n) for p in self.parameters for n in names]
+        self.state_keys = [(p, n) for p in owner.names for n in names]
 
     def pure(self, arrays: list, steps: Array, lr: Array, X: Array, y: Array) -> tuple:
         """The traced body: the eager step on the arrays given, returning its value and the arrays
@@ -165,21 +164,30 @@ class CompiledStep:
         return value, self._collect(), steps + 1
 
     def __call__(self, X: Array, y: Array) -> Array:
-        opt, bound = self.optimizer, self.trace.bound
-        steps, before = opt.steps, self._collect()
-        # the count the last call handed back is on the device already: no transfer per step
+        # _collect and _install, and _lr_input's test, inlined: a tiny network's step pays per call
+        opt, bound, keys = self.optimizer, self.trace.bound, self.state_keys
+        steps, lr, before = opt.steps, opt.lr, self.read_arrays()
+        if keys:
+            state = opt.state
+            before += [state[p][n] for p, n in keys]
+        # the count the last call handed back, and the learning rate, are on the device already
         counted = self._steps_array if steps == self._steps_made else self._scalar(steps)
+        rate = self._lr_array if lr == self._lr_made else self._lr_input(lr)
         bound.step = self
         try:
             inputs = before[: self.n_values] + before[self.n_values + self.n_grads :]
-            value, arrays, self._steps_array = self.trace.fn(inputs, counted, self._lr_input(opt.lr), X, y)
+            value, arrays, self._steps_array = self.trace.fn(inputs, counted, rate, X, y)
         except BaseException:
             self._install(before)  # no tracer is left behind
             opt.steps = steps
             raise
         finally:
             bound.step = None  # the trace keeps no network alive
-        self._install(arrays)
+        self.install_arrays(arrays)
+        if keys:
+            state = opt.state
+            for (p, n), value_ in zip(keys, arrays[self.n_slots :]):
+                state[p][n] = value_
         opt.steps = self._steps_made = steps + 1
         return value
 
@@ -187,23 +195,22 @@ class CompiledStep:
         return self.network.backend.compiled_scalar(value)
 
     def _lr_input(self, lr: float) -> Any:
-        """The learning rate as the compiled function takes it, made again only when it changed."""
-        if lr != self._lr_made:
-            self._lr_made, self._lr_array = lr, self._scalar(float(lr))
+        """The learning rate as the compiled function takes it, made again (it changed)."""
+        self._lr_made, self._lr_array = lr, self._scalar(float(lr))
         return self._lr_array
 
     def _collect(self) -> list:
-        arrays = [store[key] for store, key in self.slots]
+        """The owner's arrays, then the optimizer's state: what the compiled function takes."""
+        arrays = self.read_arrays()
         if self.state_keys:
             state = self.optimizer.state
             arrays += [state[p][n] for p, n in self.state_keys]
         return arrays
 
     def _install(self, arrays: list) -> None:
-        slots = self.slots
-        for (store, key), value in zip(slots, arrays):
-            store[key] = value
+        """Make ``arrays`` (as :meth:`_collect` lists them) the network's and the optimizer's."""
+        self.install_arrays(arrays)
         if self.state_keys:
             state = self.optimizer.state
-            for (p, n), value in zip(self.state_keys, arrays[len(slots) :]):
+            for (p, n), value in zip(self.state_keys, arrays[self.n_slots :]):
                 state[p][n] = value

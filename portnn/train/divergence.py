@@ -20,25 +20,37 @@ def first_bad_step(backend: Any, step_losses: list) -> int:
 
 
 class DivergenceGuard:
-    """Keeps the parameters and buffers of the last two epoch ends, copied in place (no allocation
-    per epoch): the network's parameter block in one copy where it has one (see
-    :mod:`portnn.nn.paramblock`), else each parameter. The second buffer is made at the first
-    snapshot, so a one-epoch fit copies the weights once.
+    """Keeps the parameters and buffers of the last two epoch ends, taken and put back through the
+    network's owner of its parameters: where arrays are writeable, copied in place (no allocation
+    per epoch), the parameter block in one copy (see :mod:`portnn.nn.paramblock`); on JAX, the
+    arrays of the parameter list (see :mod:`portnn.nn.paramlist`), which being immutable are kept
+    as they are. The second buffer is made at the first snapshot, so a one-epoch fit copies the
+    weights once.
     """
 
     def __init__(self, model: Network) -> None:
         self.model, self.block, self.writeable = model, model.parameter_block, model.backend.writeable
+        self.listed = model.parameter_list
         self.parameters, self.buffers = model.parameters(), model.buffers()  # buffers: running statistics
         self.latest: list | None = self._copies()
         self.previous: list | None = None
 
     def _sources(self) -> list:
-        """What a snapshot copies: the block's flat values (or each parameter), then the buffers."""
+        """What a snapshot copies: the block's flat values (or the parameters), then the buffers."""
         block = self.block
-        arrays = [block.values] if block is not None else [p.value for p in self.parameters]
+        if block is None:
+            return self._current()
+        arrays = [block.values]
         if self.buffers:
             arrays += [b.value for b in self.buffers]
         return arrays
+
+    def _current(self) -> list:
+        """The arrays the layers compute with: the parameters', then the buffers'."""
+        listed = self.listed
+        if listed is not None:
+            return listed.values() + listed.buffers()
+        return [p.value for p in self.parameters] + [b.value for b in self.buffers]
 
     def _copies(self) -> list:
         return [self.model.xp.asarray(a, copy=True) for a in self._sources()]
@@ -59,8 +71,15 @@ class DivergenceGuard:
 
     def _restore(self, snapshot: list) -> None:
         """Put ``snapshot``'s values back: into the current arrays where writeable (the block's
-        whole flat array, padding included, in one copy)."""
-        bk, pieces, targets = self.model.backend, list(snapshot), [*self.parameters, *self.buffers]
+        whole flat array, padding included, in one copy), as the parameter list's arrays on JAX."""
+        bk, pieces, listed = self.model.backend, list(snapshot), self.listed
+        if listed is not None:
+            copies = [bk.xp.asarray(piece, copy=True) for piece in pieces]
+            n = len(listed.names)
+            listed.set_values(copies[:n])
+            listed.set_buffers(copies[n:])
+            return
+        targets = [*self.parameters, *self.buffers]
         if self.block is not None:
             self.block.restore(pieces.pop(0))
             targets = list(self.buffers)
@@ -87,5 +106,5 @@ class DivergenceGuard:
 
     def check_final(self, epoch: int) -> None:
         # the arrays the layers compute with (once per fit: each parameter, whatever replaced it)
-        if not self._finite([p.value for p in self.parameters] + [b.value for b in self.buffers]):
+        if not self._finite(self._current()):
             self.fail(epoch, None, what="a parameter")
