@@ -183,13 +183,22 @@ class ParallelFit:
             self.model.backend.copy_into(block.grads, flat[:n])
             self.global_loss = xp.reshape(flat[n:], ())
             return
-        parts = [xp.reshape(p.grad, (-1,)) for p in parameters]
+        owner = self.model.parameter_list  # JAX: the network's list of arrays, replaced whole
+        if owner is not None and owner.names != [p.name for p in parameters]:
+            owner = None  # a hook given other parameters than the network's
+        grads = [p.grad for p in parameters] if owner is None else owner.grads()
+        parts = [xp.reshape(g, (-1,)) for g in grads]
         flat = self.transport.allreduce(xp.concat([*parts, xp.reshape(self.scaled.value, (1,))]))
-        start = 0
-        for p, (size, shape) in zip(parameters, self.layout):
-            p.grad = xp.reshape(flat[start : start + size], shape)
+        summed, start = [], 0
+        for size, shape in self.layout:
+            summed.append(xp.reshape(flat[start : start + size], shape))
             start += size
         self.global_loss = xp.reshape(flat[start:], ())
+        if owner is not None:
+            owner.set_grads(summed)
+            return
+        for p, g in zip(parameters, summed):
+            p.grad = g
 
     # -- measured over all ranks ----------------------------------------------------------------
     def validate(self, X: Array, y: Array, weights: Any) -> dict[str, Array]:
