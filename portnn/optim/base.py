@@ -45,6 +45,10 @@ class Optimizer:
     and checkpoints find them. ``state_dict()`` / ``load_state_dict()`` own the state and settings.
     """
 
+    # Whether ``_update`` reads ``self.steps`` (Adam's bias correction): a compiled step passes the
+    # count in and out only then (each argument of a compiled call costs a tiny network's step)
+    reads_steps = True
+
     @property
     def state_names(self) -> tuple[str, ...]:
         """What the update keeps per parameter: its state (saved) and its scratch buffers (names

@@ -39,6 +39,8 @@ class SGD(Optimizer):
     True
     """
 
+    reads_steps = False
+
     velocity_form = False  # the default of optimizers pickled before the setting existed
 
     def __init__(
@@ -190,6 +192,8 @@ class AdamW(Adam):
 
 class RMSprop(Optimizer):
     """RMSprop: ``v = alpha v + (1 - alpha) g^2``, ``p -= lr g / (sqrt(v) + eps)``."""
+
+    reads_steps = False
 
     def __init__(
         self,

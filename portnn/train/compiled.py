@@ -149,19 +149,21 @@ class CompiledStep:
     def pure(self, arrays: list, steps: Array, lr: Array, X: Array, y: Array) -> tuple:
         """The traced body: the eager step on the arrays given, returning its value and the arrays
         after, and the step count after. ``lr`` and ``steps`` come in as weakly typed scalars,
-        combined as the numbers were."""
+        combined as the numbers were; ``steps`` is None (no argument) where the update does not
+        read it (:attr:`Optimizer.reads_steps`)."""
         opt, n = self.optimizer, self.n_values
         # gradients not passed in are written by the backward pass before anything reads them
         grads = [self.network.xp.zeros_like(value) for value in arrays[: self.n_grads]]
         self._install([*arrays[:n], *grads, *arrays[n:]])
-        opt.steps = steps
+        if steps is not None:
+            opt.steps = steps
         opt.forget_constants()  # made inside the trace, as its constants...
         try:
             with opt.traced_lr(lr, self.dtype):
                 value = self.eager(X, y)
         finally:
             opt.forget_constants()  # ...and not kept: they are tracers
-        return value, self._collect(), steps + 1
+        return value, self._collect(), None if steps is None else steps + 1
 
     def __call__(self, X: Array, y: Array) -> Array:
         # _collect and _install, and _lr_input's test, inlined: a tiny network's step pays per call
@@ -171,7 +173,7 @@ class CompiledStep:
             state = opt.state
             before += [state[p][n] for p, n in keys]
         # the count the last call handed back, and the learning rate, are on the device already
-        counted = self._steps_array if steps == self._steps_made else self._scalar(steps)
+        counted = self._steps_array if steps == self._steps_made else self._counted(steps)
         rate = self._lr_array if lr == self._lr_made else self._lr_input(lr)
         bound.step = self
         try:
@@ -190,6 +192,11 @@ class CompiledStep:
                 state[p][n] = value_
         opt.steps = self._steps_made = steps + 1
         return value
+
+    def _counted(self, steps: int) -> Any:
+        """The step count as the compiled function takes it: a device scalar, or None where the
+        update does not read it."""
+        return self._scalar(steps) if self.optimizer.reads_steps else None
 
     def _scalar(self, value: float) -> Any:
         return self.network.backend.compiled_scalar(value)
