@@ -3,7 +3,9 @@ of each, alternating before/after for several pairs so that the machine's drift 
 
     python benchmarks/before_after.py BEFORE [AFTER] [--pairs 3] [--out NAME] [-- bench arguments]
 
-AFTER defaults to this working tree. Each run writes ``benchmarks/results/NAME/{before,after}-K.json``;
+AFTER defaults to this working tree. ``--pool NAME [NAME ...]`` runs nothing: it compares the
+pairs already recorded under those names together (runs of the same two commits), into ``--out``.
+Each run writes ``benchmarks/results/NAME/{before,after}-K.json``;
 ``NAME/compare.md`` gets, for every ratio ``portnn bench`` reports (portnn's time over a reference
 measured in the same run), the median over the pairs of before and after and after/before.
 The bench arguments default to issue 22's check:
@@ -30,11 +32,25 @@ def worktree(commit, where):
     return where
 
 
+def ratios_of(path):
+    """``{(workload, backend, versus): ratio}`` of one ``portnn bench`` record."""
+    return {(r["workload"], r["backend"], r["versus"]): r["ratio"] for r in json.loads(path.read_text())["ratios"]}
+
+
+def pooled(names):
+    """The runs recorded under ``names``, all pairs of all of them together."""
+    runs = {"before": [], "after": []}
+    for name in names:
+        for side in runs:
+            runs[side] += [ratios_of(path) for path in sorted((RESULTS / name).glob(f"{side}-*.json"))]
+    return runs
+
+
 def run_bench(source, bench_args, out):
     env = {**os.environ, "PYTHONPATH": str(source)}
     cmd = [sys.executable, "-m", "portnn", "bench", *bench_args, "--out", str(out)]
     subprocess.run(cmd, cwd=source, env=env, check=True, stdout=subprocess.DEVNULL)
-    return {(r["workload"], r["backend"], r["versus"]): r["ratio"] for r in json.loads(out.read_text())["ratios"]}
+    return ratios_of(out)
 
 
 def compare(runs):
@@ -55,13 +71,22 @@ def main(argv=None):
     bench_args = argv[argv.index("--") + 1 :] if "--" in argv else DEFAULT_BENCH
     argv = argv[: argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("before")
+    parser.add_argument("before", nargs="?", default=None)
     parser.add_argument("after", nargs="?", default=None)
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--out", default="before-after")
+    parser.add_argument("--pool", nargs="+", default=None, help="compare these records' pairs together; run nothing")
     args = parser.parse_args(argv)
     out = RESULTS / args.out
     out.mkdir(parents=True, exist_ok=True)
+    if args.pool:
+        runs = pooled(args.pool)
+        head = f"`python benchmarks/before_after.py {' '.join(sys.argv[1:])}`: the pairs of {', '.join(args.pool)} together ({len(runs['before'])} pairs).\n\n"
+        (out / "compare.md").write_text(head + compare(runs) + "\n")
+        print(compare(runs))
+        return
+    if args.before is None:
+        parser.error("BEFORE is required unless --pool is given")
     with tempfile.TemporaryDirectory() as tmp:
         sources = {"before": worktree(args.before, Path(tmp) / "before")}
         sources["after"] = worktree(args.after, Path(tmp) / "after") if args.after else ROOT
