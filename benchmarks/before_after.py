@@ -33,8 +33,14 @@ def worktree(commit, where):
 
 
 def ratios_of(path):
-    """``{(workload, backend, versus): ratio}`` of one ``portnn bench`` record."""
-    return {(r["workload"], r["backend"], r["versus"]): r["ratio"] for r in json.loads(path.read_text())["ratios"]}
+    """``{(workload, backend, versus): ratio}`` of one ``portnn bench`` record, and each
+    implementation's median seconds per epoch under ``(workload, backend, "<implementation> s/epoch")``:
+    a ratio moves when its reference does, the times tell which side moved."""
+    record = json.loads(path.read_text())
+    found = {(r["workload"], r["backend"], r["versus"]): r["ratio"] for r in record["ratios"]}
+    for r in record["results"]:
+        found[(r["workload"], r["backend"], f"{r['implementation']} s/epoch")] = r["per_epoch_s"]["median"]
+    return found
 
 
 def pooled(names):
@@ -54,15 +60,15 @@ def run_bench(source, bench_args, out):
 
 
 def compare(runs):
-    """Markdown rows: per ratio, the medians over the pairs and after/before."""
+    """Markdown rows: per ratio and per implementation's time, the medians over the pairs and after/before."""
     rows = [
-        "| workload | backend | versus | before (median) | after (median) | after/before |",
+        "| workload | backend | versus (or implementation, s/epoch) | before (median) | after (median) | after/before |",
         "|---|---|---|---|---|---|",
     ]
     for key in runs["before"][0]:
         before = statistics.median(r[key] for r in runs["before"] if key in r)
         after = statistics.median(r[key] for r in runs["after"] if key in r)
-        rows.append(f"| {' | '.join(key)} | {before:.3f} | {after:.3f} | {after / before:.3f} |")
+        rows.append(f"| {' | '.join(key)} | {before:.4g} | {after:.4g} | {after / before:.3f} |")
     return "\n".join(rows)
 
 
