@@ -17,16 +17,22 @@ from portnn.distributed.solo import SoloMPI
 N, D, K, BATCH, EPOCHS = 57, 4, 3, 10, 3
 
 
-@pytest.mark.parametrize("backend", ["numpy", "array_api_strict", "torch:cpu"])
-def test_streamed_data_parallel_fit_is_the_in_memory_one(backend, tmp_path):
+def run_two_ranks(backend, tmp_path, *mode):
+    """The worker on 2 MPI ranks over a memmapped data set written to ``tmp_path`` (skipped where
+    ``backend`` is missing); each rank writes what the test compares."""
     reason = testing.backend_skip_reason(backend)
     if reason:
         pytest.skip(reason)
     rng = np.random.default_rng(11)
     np.save(tmp_path / "X.npy", rng.normal(size=(N, D)))
     np.save(tmp_path / "y.npy", rng.integers(0, K, N))
-    done = launch(2, "distributed_streamed.py", backend, str(tmp_path))
+    done = launch(2, "distributed_streamed.py", backend, str(tmp_path), *mode)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("backend", ["numpy", "array_api_strict", "torch:cpu"])
+def test_streamed_data_parallel_fit_is_the_in_memory_one(backend, tmp_path):
+    run_two_ranks(backend, tmp_path)
     for rank in (0, 1):
         memory = np.load(tmp_path / f"memory.{rank}.npz")
         histories = json.loads((tmp_path / f"history.{rank}.json").read_text())
@@ -65,14 +71,7 @@ def test_streamed_validation_and_batches_data_parallel(backend, tmp_path):
     same validation data in memory, bit for bit where a rank's share is one chunk; an iterable of
     batches the weights of the data-parallel fit of those rows as arrays, bit for bit, and of one
     process fitting the batches (as for arrays); ranks whose iterables differ all stop."""
-    reason = testing.backend_skip_reason(backend)
-    if reason:
-        pytest.skip(reason)
-    rng = np.random.default_rng(11)
-    np.save(tmp_path / "X.npy", rng.normal(size=(N, D)))
-    np.save(tmp_path / "y.npy", rng.integers(0, K, N))
-    done = launch(2, "distributed_streamed.py", backend, str(tmp_path), "more")
-    assert done.returncode == 0, done.stdout + done.stderr
+    run_two_ranks(backend, tmp_path, "more")
     runs = [
         (_ways(np.load(tmp_path / f"more.{rank}.npz")), json.loads((tmp_path / f"more.{rank}.json").read_text()))
         for rank in (0, 1)
