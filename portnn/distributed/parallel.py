@@ -62,6 +62,8 @@ class ParallelFit:
         compiled = compile and can_compile(model, optimizer)
         self.split = SplitStep(model, self.scaled, optimizer, metric_set) if compiled else None
         self.layout = [(int(np.prod(p.value.shape)), tuple(p.value.shape)) for p in self.step.parameters]
+        listed = model.parameter_list  # JAX: the reduced gradients replace the list's, in one call
+        self.by_list = listed is not None and listed.names == [p.name for p in self.step.parameters]
         self.dropouts = [layer for layer in model.layers if isinstance(layer, Dropout)]
         self.shares = [(a, b, *share(b - a, comm.size, comm.rank)) for a, b in data.batches]
         self.global_loss: Array = None
@@ -183,9 +185,7 @@ class ParallelFit:
             self.model.backend.copy_into(block.grads, flat[:n])
             self.global_loss = xp.reshape(flat[n:], ())
             return
-        owner = self.model.parameter_list  # JAX: the network's list of arrays, replaced whole
-        if owner is not None and owner.names != [p.name for p in parameters]:
-            owner = None  # a hook given other parameters than the network's
+        owner = self.model.parameter_list if self.by_list else None
         grads = [p.grad for p in parameters] if owner is None else owner.grads()
         parts = [xp.reshape(g, (-1,)) for g in grads]
         flat = self.transport.allreduce(xp.concat([*parts, xp.reshape(self.scaled.value, (1,))]))

@@ -152,15 +152,16 @@ class Rows:
         return out
 
     def touch(self, rows: np.ndarray | None, a: int = 0, b: int = 0) -> None:
-        """Read one value of each of rows ``a:b`` (or of ``rows``, ascending) of a NumPy array (a
-        memmap): the operating system reads their pages from disk in ascending order, ahead of a
-        gather in another order (:meth:`read`) that then finds them in memory."""
+        """Read one value of each of rows ``a:b`` (or of ``rows``, in any order; skipped where a
+        sample of their pages is in memory already) of a NumPy array (a memmap): the operating
+        system reads their pages from disk in ascending order, ahead of a gather in another order
+        (:meth:`read`) that then finds them in memory."""
         flat = self.array.reshape(self.array.shape[0], -1)
         page_rows = max(1, 4096 // max(1, flat.strides[0]))  # a row's first value on every page
         if rows is None:
             flat[self.start + a : self.start + b : page_rows, 0].sum()
         elif not rows_resident(flat, rows + self.start):
-            flat[rows + self.start, 0].sum()
+            flat[np.sort(rows) + self.start, 0].sum()  # ascending: the pages in the file's order
 
     def _buffer(self, n: int) -> np.ndarray:
         turn, self._turn = self._turn, 1 - self._turn

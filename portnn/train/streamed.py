@@ -162,7 +162,7 @@ class StreamedData:
             picked, labels, w = None, self.y.read(None, a, b), None if self.w is None else self.w[a:b]
         else:
             picked = order[a:b]
-            self.X.touch(np.sort(picked))  # the pages in ascending order: the rows' order is not needed
+            self.X.touch(picked)
             if isinstance(self.y.array, np.ndarray):  # labels in memory or memmapped: read in any order
                 labels = self.y.read(picked)
             else:
