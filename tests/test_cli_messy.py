@@ -153,7 +153,8 @@ def test_a_missing_model_file_and_a_file_that_is_not_a_model_are_said(tmp_path, 
             assert err.startswith(f"portnn: error: {str(path)!r} is not a portnn model file") and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("rows", [4000, 40])  # written while running; or all in the buffer, flushed at the end
+# 60000 rows: more than a pipe holds, still being written at the close; 40: all in the buffer, flushed at exit
+@pytest.mark.parametrize("rows", [60000, 40])
 def test_predict_into_a_pipe_closed_early_ends_quietly(tmp_path, capsys, rows):
     data = write_rows(tmp_path / "d.csv", ["a", "b", "label"], labelled_rows(n=rows))
     model = str(tmp_path / "m.safetensors")
@@ -161,7 +162,7 @@ def test_predict_into_a_pipe_closed_early_ends_quietly(tmp_path, capsys, rows):
     command = [sys.executable, "-m", "portnn.cli", "predict", model, "--data", data]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as users run it
     reader = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    if rows > 1000:
+    if rows > 1000:  # 300 KB of output, past a pipe's 64 KB: the writer blocks until the close
         assert reader.stdout.readline() == b"label\r\n"  # the csv module's line ending
     reader.stdout.close()  # as `| head -1` does: the rows still to come have no reader
     err = reader.stderr.read().decode()
