@@ -1,5 +1,6 @@
 """Speed of two commits of portnn, measured back to back: ``portnn bench`` run from a git worktree
-of each, alternating before/after for several pairs so that the machine's drift falls on both.
+of each, alternating before/after for several pairs so that the machine's drift falls on both:
+the pairs run before-after, after-before, before-after, ... so that neither side always runs second.
 
     python benchmarks/before_after.py BEFORE [AFTER] [--pairs 3] [--out NAME] [-- bench arguments]
 
@@ -98,7 +99,7 @@ def main(argv=None):
         sources["after"] = worktree(args.after, Path(tmp) / "after") if args.after else ROOT
         runs = {"before": [], "after": []}
         for k in range(args.pairs):
-            for side in ("before", "after"):
+            for side in ("before", "after") if k % 2 == 0 else ("after", "before"):
                 runs[side].append(run_bench(sources[side], bench_args, out / f"{side}-{k + 1}.json"))
                 print(f"pair {k + 1}: {side} done", flush=True)
         for side in ("before", "after"):
@@ -107,7 +108,7 @@ def main(argv=None):
                     ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(sources[side])], check=True
                 )
     table = compare(runs)
-    head = f"`python benchmarks/before_after.py {' '.join(sys.argv[1:])}`: before = {args.before}, after = {args.after or 'working tree'}; {args.pairs} pairs, alternating.\n\n"
+    head = f"`python benchmarks/before_after.py {' '.join(sys.argv[1:])}`: before = {args.before}, after = {args.after or 'working tree'}; {args.pairs} pairs, alternating, the order swapped every pair.\n\n"
     (out / "compare.md").write_text(head + table + "\n")
     print(table)
 
