@@ -19,6 +19,7 @@ import numpy as np
 from .._xp import to_numpy
 from ..nn.layers import Dropout
 from ..objectives.lossbase import Loss
+from ..objectives.weights import rows_count
 from ..train.compiled import can_compile
 from ..train.evaluation import weighted_mean
 from ..train.fitdata import BatchesData
@@ -158,9 +159,7 @@ class ParallelFit:
 
     def _local(self, order: Any, a: int, b: int) -> float:
         """What this rank's rows ``a:b`` of the epoch (taken in ``order``) count: rows, or weight."""
-        if self.data.weights is None:
-            return float(b - a)
-        return float(np.sum(self.data.weights.host[slice(a, b) if order is None else order[a:b]]))
+        return rows_count(self.data.weights, a, b, order)
 
     def _step(self, part: tuple, local: float, rows: int, lo: int, hi: int, count: float) -> Any:
         """One step on this rank's rows ``lo:hi`` (``part``: ``X``, ``y``, ``w``) of a global batch

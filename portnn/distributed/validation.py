@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..objectives.lossbase import Loss
-from ..objectives.weights import RowWeights
+from ..objectives.weights import RowWeights, rows_count
 from ..train.evaluation import batch_items, measured, weighted_mean
 from ..train.fitdata import batch_shares
 from ..train.sources import Batches, Rows
@@ -50,7 +50,7 @@ def rank_part(
         return key, None
     mine = None if weights is None else RowWeights(weights.host[lo:hi], _rows(weights.device, lo, hi))
     items = batch_items(model, loss, _rows(X, lo, hi), _rows(y, lo, hi), mine)
-    count = float(hi - lo) if weights is None else float(np.sum(weights.host[lo:hi]))
+    count = rows_count(weights, lo, hi)
     return key, _part(model, metric_set, *measured(model, loss, metric_set, items), count)
 
 

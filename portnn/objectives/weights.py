@@ -114,6 +114,18 @@ class RowWeights:
         return [float(v) for v in np.add.reduceat(host, [a for a, _ in ranges])]
 
 
+def rows_count(weights: RowWeights | None, a: int, b: int, order: np.ndarray | None = None) -> float:
+    """What rows ``a:b`` (of the rows taken in ``order``) count for in a mean over rows: their
+    number, or with ``weights`` their total weight.
+
+    >>> rows_count(None, 2, 5), rows_count(RowWeights(np.array([1.0, 2.0, 3.0]), None), 1, 3)
+    (3.0, 5.0)
+    """
+    if weights is None:
+        return float(b - a)
+    return float(np.sum(weights.host[slice(a, b) if order is None else order[a:b]]))
+
+
 def check_loss_takes_weights(loss: Any) -> None:
     """``TypeError`` when ``loss.value_and_grad`` has no ``weight`` argument (a loss of your own
     written before weights), before any work is done."""

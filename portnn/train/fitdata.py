@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .. import _checks
 from ..objectives.lossbase import Loss
+from ..objectives.weights import rows_count
 from . import holdout, streamed
 from .batches import TrainingData
 from .evaluation import prepare, prepare_batch, prepare_weights, prepared_batch
@@ -73,7 +72,7 @@ def batch_shares(model: Network, loss: Loss, batches: Batches, split: Callable[[
         if weights is None:
             yield (rows, lo, hi), rows, float(hi - lo), (*part, None)
             continue
-        count, local = weights.batch_totals([(0, rows)])[0], float(np.sum(weights.host[lo:hi]))
+        count, local = weights.batch_totals([(0, rows)])[0], rows_count(weights, lo, hi)
         yield (rows, lo, hi), count, local, (*part, weights.device[lo:hi, ...])
 
 
